@@ -49,6 +49,8 @@ sanity: setup $(GET_PIP) ## ansible-test sanity on the built collection, no igno
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	$(BIN)/ansible-galaxy collection build --force --output-path $(CACHE)/build . >/dev/null
 	tar -xzf $(CACHE)/build/tracing-xray-$(VERSION).tar.gz -C $(SANITY_ROOT)
+	@for c in amazon/aws kubernetes/core; do mkdir -p $(CACHE)/sanity/ansible_collections/$${c%/*}; \
+	  ln -sfn $(CURDIR)/$(BIN)/../lib/python3.11/site-packages/ansible_collections/$$c $(CACHE)/sanity/ansible_collections/$$c; done
 	cd $(SANITY_ROOT) && git init -q . && git add -A && \
 	  $(CURDIR)/$(BIN)/ansible-test sanity --local --python 3.11 --requirements --color no
 

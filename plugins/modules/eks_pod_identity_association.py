@@ -1,0 +1,288 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tracing.xray project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: eks_pod_identity_association
+version_added: 0.1.0
+short_description: Manage EKS Pod Identity associations
+description:
+  - Creates, updates and deletes the EKS Pod Identity association of one ServiceAccount, which lets pods
+    using that ServiceAccount receive credentials for an IAM role (trusting C(pods.eks.amazonaws.com)).
+  - EKS allows one association per cluster, namespace and ServiceAccount; that triple identifies it.
+  - Idempotent; supports check mode and diff mode.
+  - With O(ownership_tags), an existing association is only changed or deleted when it carries those tags.
+author:
+  - tracing.xray maintainers (@tracing-xray)
+options:
+  cluster_name:
+    description:
+      - The EKS cluster.
+    type: str
+    required: true
+  namespace:
+    description:
+      - The ServiceAccount's namespace.
+    type: str
+    required: true
+  service_account:
+    description:
+      - The ServiceAccount's name.
+    type: str
+    required: true
+  role_arn:
+    description:
+      - The IAM role the pods get credentials for. Required with O(state=present).
+    type: str
+  disable_session_tags:
+    description:
+      - Do not add the session tags EKS Pod Identity adds by default (cluster, namespace, pod and so on).
+      - When omitted, an existing association keeps its setting and a new one uses the EKS default (V(false)).
+    type: bool
+  state:
+    description:
+      - Whether the association should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  ownership_tags:
+    description:
+      - Tags that mark an association as managed by the caller, for example C(managed-by=tracing.xray) given as a dictionary.
+      - A new association carries them in addition to O(tags); an existing one without all of them is
+        neither changed nor deleted (a warning says so, and the module fails with O(state=present) when a
+        change would be needed).
+    type: dict
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Let the X-Ray daemon's pods assume the role through EKS Pod Identity
+  tracing.xray.eks_pod_identity_association:
+    cluster_name: observability-workshop
+    namespace: xray-system
+    service_account: xray-daemon
+    role_arn: arn:aws:iam::123456789012:role/xray-daemon
+    ownership_tags:
+      managed-by: tracing.xray
+
+- name: Remove it
+  tracing.xray.eks_pod_identity_association:
+    cluster_name: observability-workshop
+    namespace: xray-system
+    service_account: xray-daemon
+    state: absent
+    ownership_tags:
+      managed-by: tracing.xray
+"""
+
+RETURN = r"""
+association:
+  description: The association (after the change; in check mode, as it would be).
+  returned: when the association exists or would be created
+  type: dict
+  contains:
+    association_id:
+      description: The association's ID (absent in check mode before creation).
+      type: str
+      returned: when the association exists
+      sample: a-abcdefghijklmnop1
+    association_arn:
+      description: The association's ARN.
+      type: str
+      returned: when the association exists
+    cluster_name:
+      description: The cluster.
+      type: str
+      returned: always
+    namespace:
+      description: The namespace.
+      type: str
+      returned: always
+    service_account:
+      description: The ServiceAccount.
+      type: str
+      returned: always
+    role_arn:
+      description: The IAM role.
+      type: str
+      returned: always
+    disable_session_tags:
+      description: Whether session tags are disabled.
+      type: bool
+      returned: when EKS returns it
+    tags:
+      description: The association's tags.
+      type: dict
+      returned: always
+owned:
+  description: Whether the association carries all O(ownership_tags).
+  returned: when the association exists
+  type: bool
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.arn import validate_aws_arn
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+from ansible_collections.tracing.xray.plugins.module_utils.irsa import has_tags
+
+_FIELDS = ("associationId", "associationArn", "clusterName", "namespace", "serviceAccount", "roleArn", "disableSessionTags", "tags")
+
+
+def find_association(module, client):
+    params = module.params
+    try:
+        paginator = client.get_paginator("list_pod_identity_associations")
+        summaries = paginator.paginate(
+            clusterName=params["cluster_name"], namespace=params["namespace"], serviceAccount=params["service_account"]
+        ).build_full_result()["associations"]
+        for summary in summaries:
+            if summary.get("namespace") == params["namespace"] and summary.get("serviceAccount") == params["service_account"]:
+                return client.describe_pod_identity_association(
+                    clusterName=params["cluster_name"], associationId=summary["associationId"], aws_retry=True
+                )["association"]
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg=f"Failed to look up the pod identity association of {params['namespace']}/{params['service_account']}")
+    return None
+
+
+def describe(association):
+    if not association:
+        return {}
+    kept = {key: association[key] for key in _FIELDS if key in association}
+    result = camel_dict_to_snake_dict(kept, ignore_list=["tags"])
+    result["tags"] = association.get("tags") or {}
+    return result
+
+
+def main():
+    argument_spec = dict(
+        cluster_name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        service_account=dict(type="str", required=True),
+        role_arn=dict(type="str"),
+        disable_session_tags=dict(type="bool"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        ownership_tags=dict(type="dict"),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        required_if=[("state", "present", ["role_arn"])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["state"] == "present" and not params["role_arn"]:
+        module.fail_json(msg="role_arn: required with state=present (the IAM role the pods get credentials for)")
+    if params["role_arn"] and not validate_aws_arn(params["role_arn"], service="iam"):
+        module.fail_json(msg=f"role_arn: {params['role_arn']!r} is not an IAM role ARN")
+
+    ownership = params["ownership_tags"] or {}
+    desired_tags = dict(params["tags"] or {})
+    desired_tags.update(ownership)
+
+    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
+    current = find_association(module, client)
+    before = describe(current)
+    result = dict(changed=False)
+
+    if params["state"] == "absent":
+        if current is None:
+            module.exit_json(diff=dict(before={}, after={}), **result)
+        result["owned"] = has_tags(current.get("tags"), ownership)
+        result["association"] = before
+        if not result["owned"]:
+            module.warn(f"pod identity association {current['associationId']} lacks the ownership tags {ownership}: not deleting it")
+            module.exit_json(diff=dict(before=before, after=before), **result)
+        if not module.check_mode:
+            try:
+                client.delete_pod_identity_association(clusterName=params["cluster_name"], associationId=current["associationId"], aws_retry=True)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+                module.fail_json_aws(e, msg=f"Failed to delete pod identity association {current['associationId']}")
+        result["changed"] = True
+        module.exit_json(diff=dict(before=before, after={}), **result)
+
+    if current is None:
+        request = dict(
+            clusterName=params["cluster_name"], namespace=params["namespace"], serviceAccount=params["service_account"], roleArn=params["role_arn"]
+        )
+        if desired_tags:
+            request["tags"] = desired_tags
+        if params["disable_session_tags"] is not None:
+            request["disableSessionTags"] = params["disable_session_tags"]
+        after = dict(request)
+        if not module.check_mode:
+            try:
+                after = client.create_pod_identity_association(aws_retry=True, **request)["association"]
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+                module.fail_json_aws(e, msg=f"Failed to create the pod identity association of {params['namespace']}/{params['service_account']}")
+        result.update(changed=True, owned=True, association=describe(after))
+        module.exit_json(diff=dict(before={}, after=describe(after)), **result)
+
+    result["owned"] = has_tags(current.get("tags"), ownership)
+    update = {}
+    if current.get("roleArn") != params["role_arn"]:
+        update["roleArn"] = params["role_arn"]
+    if params["disable_session_tags"] is not None and bool(current.get("disableSessionTags")) != params["disable_session_tags"]:
+        update["disableSessionTags"] = params["disable_session_tags"]
+    tags_to_set, tags_to_unset = {}, []
+    if params["tags"] is not None or ownership:
+        purge = params["purge_tags"] and params["tags"] is not None
+        tags_to_set, tags_to_unset = compare_aws_tags(current.get("tags") or {}, desired_tags, purge_tags=purge)
+
+    if not (update or tags_to_set or tags_to_unset):
+        result["association"] = before
+        module.exit_json(diff=dict(before=before, after=before), **result)
+    if not result["owned"]:
+        module.fail_json(
+            msg=f"pod identity association {current['associationId']} of {params['namespace']}/{params['service_account']} "
+            f"lacks the ownership tags {ownership}: refusing to change it",
+            association=before,
+            owned=False,
+        )
+
+    after = dict(current)
+    after.update(update)
+    tags = dict(current.get("tags") or {})
+    for key in tags_to_unset:
+        tags.pop(key, None)
+    tags.update(tags_to_set)
+    after["tags"] = tags
+    if not module.check_mode:
+        arn = current["associationArn"]
+        try:
+            if update:
+                client.update_pod_identity_association(
+                    clusterName=params["cluster_name"], associationId=current["associationId"], aws_retry=True, **update
+                )
+            if tags_to_unset:
+                client.untag_resource(resourceArn=arn, tagKeys=tags_to_unset, aws_retry=True)
+            if tags_to_set:
+                client.tag_resource(resourceArn=arn, tags=tags_to_set, aws_retry=True)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            module.fail_json_aws(e, msg=f"Failed to update pod identity association {current['associationId']}")
+        after = find_association(module, client) or after
+    result.update(changed=True, association=describe(after))
+    module.exit_json(diff=dict(before=before, after=describe(after)), **result)
+
+
+if __name__ == "__main__":
+    main()
