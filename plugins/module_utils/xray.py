@@ -1,0 +1,272 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tracing.xray project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Shared helpers for the tracing.xray X-Ray modules.
+
+Thin on purpose: amazon.aws does the heavy lifting (connection handling, retries, tag helpers).
+What lives here is what every X-Ray module needs and amazon.aws does not know:
+
+- ``xray_client()`` / ``xray_retry()``: a boto3 X-Ray client whose calls made with ``aws_retry=True``
+  are retried with jittered backoff on X-Ray's throttling codes (``ThrottledException`` from the
+  X-Ray API, ``ThrottlingException`` from the AWS front end) as well as amazon.aws' defaults.
+- ``xray_paginate()``: a paginated read, retried as a whole.
+- Tag helpers for X-Ray's ``[{Key, Value}]`` tag lists, and validation of tag input.
+- Group and sampling-rule lookups and normalisation into snake_case results.
+"""
+
+from __future__ import annotations
+
+import math
+
+try:
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+# amazon.aws' AWSRetry already retries "Throttling", "RequestLimitExceeded", "TooManyRequestsException",
+# "InternalFailure", "ServiceUnavailable", ...; X-Ray throttles with these two codes, which it does not.
+XRAY_THROTTLING_ERROR_CODES = ("ThrottledException", "ThrottlingException")
+
+# Names X-Ray reserves: the default group and the default sampling rule.
+XRAY_DEFAULT_GROUP = "Default"
+XRAY_DEFAULT_RULE = "Default"
+
+# The tag every resource this collection creates carries (design.md section 3).
+MANAGED_BY_TAG_KEY = "managed-by"
+MANAGED_BY_TAG_VALUE = "tracing.xray"
+
+# Limits from the X-Ray API reference / botocore's service model.
+GROUP_NAME_MAX = 32
+RULE_NAME_MAX = 32
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAGS_MAX = 50
+
+
+def xray_retry(retries=10, delay=3, backoff=2.0, max_delay=60):
+    """AWSRetry.jittered_backoff that also retries X-Ray's throttling error codes."""
+    return AWSRetry.jittered_backoff(
+        retries=retries,
+        delay=delay,
+        backoff=backoff,
+        max_delay=max_delay,
+        catch_extra_error_codes=list(XRAY_THROTTLING_ERROR_CODES),
+    )
+
+
+def xray_client(module, retry_decorator=None):
+    """A boto3 X-Ray client for an AnsibleAWSModule; pass ``aws_retry=True`` on calls to retry them.
+
+    Honours the usual connection options (``endpoint_url``, ``region``, credentials, ``profile``).
+    """
+    return module.client("xray", retry_decorator=retry_decorator or xray_retry())
+
+
+def xray_paginate(client, operation, **params):
+    """The full result of a paginated X-Ray read (``build_full_result``), retried as a whole on throttling."""
+
+    @xray_retry()
+    def _run():
+        return client.get_paginator(operation).paginate(**params).build_full_result()
+
+    return _run()
+
+
+def is_error_code(error, *codes):
+    """True when ``error`` is a botocore ClientError with one of ``codes``."""
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in codes
+
+
+def is_not_found(error):
+    """X-Ray reports a missing group or rule as InvalidRequestException ("Group not found", "Sampling rule does
+    not exist"), a missing tagged resource as ResourceNotFoundException."""
+    if is_error_code(error, "ResourceNotFoundException"):
+        return True
+    if is_error_code(error, "InvalidRequestException"):
+        message = error.response.get("Error", {}).get("Message", "").lower()
+        return "not found" in message or "does not exist" in message
+    return False
+
+
+# --- input validation (run before any AWS call) -------------------------------------------------
+
+
+def validate_name(value, field, maximum, reserved=None):
+    """An error message for a bad resource name, or None."""
+    if value is None or value == "":
+        return f"{field} must not be empty: give 1 to {maximum} characters"
+    if len(value) > maximum:
+        return f"{field} is {len(value)} characters long ({value!r}): X-Ray allows 1 to {maximum} characters"
+    if reserved is not None and value == reserved:
+        return f"{field}={value!r} is reserved by X-Ray and cannot be managed by this module: choose another name"
+    return None
+
+
+def validate_tags(tags, field="tags"):
+    """An error message for tags X-Ray would refuse (reserved ``aws:`` prefix, lengths, count), or None."""
+    if not tags:
+        return None
+    if len(tags) > TAGS_MAX:
+        return f"{field} has {len(tags)} entries: X-Ray allows at most {TAGS_MAX} user tags per resource"
+    for key, value in tags.items():
+        key = str(key)
+        if not key or len(key) > TAG_KEY_MAX:
+            return f"{field} key {key!r} must be 1 to {TAG_KEY_MAX} characters long"
+        if key.lower().startswith("aws:"):
+            return f"{field} key {key!r} starts with 'aws:', a prefix reserved by AWS: choose another key"
+        if value is None:
+            return f"{field} value of {key!r} must be a string (use '' for an empty value)"
+        if len(str(value)) > TAG_VALUE_MAX:
+            return f"{field} value of {key!r} is longer than {TAG_VALUE_MAX} characters"
+    return None
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+def list_tags(client, resource_arn):
+    """Tags of an X-Ray resource as a dict (all pages)."""
+    result = xray_paginate(client, "list_tags_for_resource", ResourceARN=resource_arn)
+    return boto3_tag_list_to_ansible_dict(result.get("Tags", []))
+
+
+def tag_changes(current, desired, purge_tags):
+    """(tags to set as a dict, tag keys to remove) to go from ``current`` to ``desired`` (None = leave alone)."""
+    if desired is None:
+        return {}, []
+    to_set, to_remove = compare_aws_tags(current or {}, desired, purge_tags=purge_tags)
+    return to_set, sorted(to_remove)
+
+
+def apply_tag_changes(client, resource_arn, to_set, to_remove):
+    """TagResource / UntagResource as needed (callers skip this in check mode)."""
+    if to_remove:
+        client.untag_resource(ResourceARN=resource_arn, TagKeys=list(to_remove), aws_retry=True)
+    if to_set:
+        client.tag_resource(ResourceARN=resource_arn, Tags=ansible_dict_to_boto3_tag_list(to_set), aws_retry=True)
+
+
+def predict_tags(current, to_set, to_remove):
+    """The tags a resource will carry after ``apply_tag_changes``."""
+    tags = {k: v for k, v in (current or {}).items() if k not in to_remove}
+    tags.update({k: str(v) for k, v in to_set.items()})
+    return tags
+
+
+def tags_match(tags, wanted):
+    """True when ``tags`` carries every key/value of ``wanted`` (values compared as strings)."""
+    tags = tags or {}
+    return all(key in tags and tags[key] == str(value) for key, value in (wanted or {}).items())
+
+
+def boto3_tags(tags):
+    """A dict of tags as X-Ray's list of {Key, Value}."""
+    return ansible_dict_to_boto3_tag_list(tags or {})
+
+
+# --- groups -------------------------------------------------------------------------------------
+
+
+def get_group(client, group_name=None, group_arn=None):
+    """The raw X-Ray group (GetGroup), or None when it does not exist."""
+    params = {"GroupARN": group_arn} if group_arn else {"GroupName": group_name}
+    try:
+        return client.get_group(aws_retry=True, **params).get("Group")
+    except is_boto3_error_code("InvalidRequestException") as e:
+        if is_not_found(e):
+            return None
+        raise
+
+
+def list_groups(client):
+    """Every X-Ray group (GetGroups, all pages), raw."""
+    return xray_paginate(client, "get_groups").get("Groups", [])
+
+
+def group_insights(group):
+    """(insights_enabled, notifications_enabled) of a raw group, missing values as False."""
+    insights = (group or {}).get("InsightsConfiguration") or {}
+    return bool(insights.get("InsightsEnabled")), bool(insights.get("NotificationsEnabled"))
+
+
+def normalize_group(group, tags=None):
+    """A raw group plus its tags as the modules return it (snake_case, tags left as given)."""
+    if not group:
+        return {}
+    result = camel_dict_to_snake_dict(group)
+    insights_enabled, notifications_enabled = group_insights(group)
+    result.setdefault("filter_expression", None)
+    result["insights_configuration"] = {
+        "insights_enabled": insights_enabled,
+        "notifications_enabled": notifications_enabled,
+    }
+    result["tags"] = dict(tags or {})
+    return result
+
+
+# --- sampling rules -----------------------------------------------------------------------------
+
+# Sampling rule fields: module option -> X-Ray field.
+RULE_FIELDS = {
+    "resource_arn": "ResourceARN",
+    "priority": "Priority",
+    "fixed_rate": "FixedRate",
+    "reservoir_size": "ReservoirSize",
+    "service_name": "ServiceName",
+    "service_type": "ServiceType",
+    "host": "Host",
+    "http_method": "HTTPMethod",
+    "url_path": "URLPath",
+    "version": "Version",
+    "attributes": "Attributes",
+}
+
+
+def list_sampling_rules(client):
+    """Every sampling rule record (GetSamplingRules, all pages), raw."""
+    return xray_paginate(client, "get_sampling_rules").get("SamplingRuleRecords", [])
+
+
+def get_sampling_rule(client, rule_name=None, rule_arn=None):
+    """The raw sampling rule record named ``rule_name`` (or with ``rule_arn``), or None."""
+    for record in list_sampling_rules(client):
+        rule = record.get("SamplingRule", {})
+        if (rule_name and rule.get("RuleName") == rule_name) or (rule_arn and rule.get("RuleARN") == rule_arn):
+            return record
+    return None
+
+
+def rule_values_equal(field, current, desired):
+    """Compare one sampling rule field; rates are floats and compared with a tolerance."""
+    if field == "FixedRate" or field == "MaxRate":
+        if current is None or desired is None:
+            return current is desired
+        return math.isclose(float(current), float(desired), rel_tol=0.0, abs_tol=1e-9)
+    if field == "Attributes":
+        return dict(current or {}) == dict(desired or {})
+    return current == desired
+
+
+def normalize_sampling_rule(record, tags=None):
+    """A sampling rule record plus its tags as the modules return it (snake_case)."""
+    if not record:
+        return {}
+    rule = record.get("SamplingRule", {})
+    result = camel_dict_to_snake_dict(rule, ignore_list=["Attributes"])
+    result.setdefault("attributes", {})
+    for key, name in (("CreatedAt", "created_at"), ("ModifiedAt", "modified_at")):
+        if record.get(key) is not None:
+            result[name] = normalize_boto3_result({"value": record[key]})["value"]
+    result["tags"] = dict(tags or {})
+    return result

@@ -1,0 +1,464 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tracing.xray project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: xray_sampling_rule
+version_added: 0.1.0
+short_description: Manage AWS X-Ray sampling rules
+description:
+  - Create, update in place and delete AWS X-Ray sampling rules.
+  - Only the fields that differ are sent to C(UpdateSamplingRule); tags are reconciled with
+    C(TagResource) and C(UntagResource).
+  - The built-in V(Default) rule may be updated (O(fixed_rate), O(reservoir_size), tags) but never deleted.
+  - All input is validated before any call to AWS.
+author:
+  - tracing.xray maintainers (@tracing-xray)
+options:
+  state:
+    description:
+      - Whether the rule should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  rule_name:
+    description:
+      - The name of the sampling rule, 1 to 32 characters.
+      - V(Default) is X-Ray's built-in rule; it can be updated but not deleted.
+    type: str
+    required: true
+    aliases: [name]
+  priority:
+    description:
+      - The priority of the rule, 1 to 9999; rules are evaluated in ascending order.
+      - Required to create a rule.
+    type: int
+  fixed_rate:
+    description:
+      - The fraction of matching requests to sample after the reservoir is used, 0 to 1.
+      - Required to create a rule.
+    type: float
+  reservoir_size:
+    description:
+      - The number of matching requests per second to sample before O(fixed_rate) applies, 0 or more.
+      - Required to create a rule.
+    type: int
+  resource_arn:
+    description:
+      - Matches the ARN of the AWS resource on which the service runs (at most 500 characters).
+      - Defaults to V(*) when the rule is created; left unchanged otherwise.
+    type: str
+  service_name:
+    description:
+      - Matches the C(name) that the service uses to identify itself in segments (at most 64 characters).
+      - Defaults to V(*) when the rule is created; left unchanged otherwise.
+    type: str
+  service_type:
+    description:
+      - Matches the C(origin) of the service, for example V(AWS::EKS::Container) (at most 64 characters).
+      - Defaults to V(*) when the rule is created; left unchanged otherwise.
+    type: str
+  host:
+    description:
+      - Matches the hostname from a request URL (at most 64 characters).
+      - Defaults to V(*) when the rule is created; left unchanged otherwise.
+    type: str
+  http_method:
+    description:
+      - Matches the HTTP method of a request (at most 10 characters).
+      - Defaults to V(*) when the rule is created; left unchanged otherwise.
+    type: str
+  url_path:
+    description:
+      - Matches the path from a request URL (at most 128 characters).
+      - Defaults to V(*) when the rule is created; left unchanged otherwise.
+    type: str
+  version:
+    description:
+      - The version of the sampling rule format (X-Ray knows V(1) only).
+      - Defaults to V(1) when the rule is created. X-Ray cannot change it on an existing rule; a
+        different value fails the task.
+    type: int
+  attributes:
+    description:
+      - Matches attributes derived from the request, at most 5 entries; keys and values 1 to 32 characters.
+      - The map replaces the rule's attributes; V({}) removes them all. Left unchanged when not set.
+    type: dict
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+notes:
+  - Supports C(check_mode) (reports what would change without calling a mutating API) and C(diff).
+  - A run that changes nothing makes two API calls (C(GetSamplingRules) and C(ListTagsForResource)).
+  - Tag keys starting with V(aws:) are reserved by AWS and refused.
+seealso:
+  - module: tracing.xray.xray_sampling_rule_info
+  - name: X-Ray sampling rules
+    description: Configuring sampling rules.
+    link: https://docs.aws.amazon.com/xray/latest/devguide/xray-console-sampling.html
+"""
+
+EXAMPLES = r"""
+# Note: These examples do not set authentication details, see the AWS Guide for details.
+
+- name: Sample every request of the back end's checkout path
+  tracing.xray.xray_sampling_rule:
+    rule_name: back-end-checkout
+    priority: 100
+    fixed_rate: 1.0
+    reservoir_size: 5
+    service_name: back-end
+    url_path: /checkout*
+    http_method: POST
+    attributes:
+      tier: gold
+    tags:
+      managed-by: tracing.xray
+
+- name: Lower the rate of the rule (every other field stays as it is)
+  tracing.xray.xray_sampling_rule:
+    rule_name: back-end-checkout
+    fixed_rate: 0.25
+
+- name: Tune the built-in default rule
+  tracing.xray.xray_sampling_rule:
+    rule_name: Default
+    fixed_rate: 0.1
+    reservoir_size: 2
+
+- name: Delete the rule
+  tracing.xray.xray_sampling_rule:
+    rule_name: back-end-checkout
+    state: absent
+"""
+
+RETURN = r"""
+sampling_rule:
+  description:
+    - The rule after the task (in check mode, what it would be).
+    - Empty when O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    rule_name:
+      description: The name of the rule.
+      returned: when the rule exists
+      type: str
+      sample: back-end-checkout
+    rule_arn:
+      description: The ARN of the rule (not known in check mode for a rule that would be created).
+      returned: when the rule exists
+      type: str
+      sample: arn:aws:xray:eu-west-1:123456789012:sampling-rule/back-end-checkout
+    resource_arn:
+      description: The resource ARN the rule matches.
+      returned: when the rule exists
+      type: str
+      sample: "*"
+    priority:
+      description: The priority of the rule.
+      returned: when the rule exists
+      type: int
+      sample: 100
+    fixed_rate:
+      description: The fixed sampling rate.
+      returned: when the rule exists
+      type: float
+      sample: 0.25
+    reservoir_size:
+      description: The reservoir size.
+      returned: when the rule exists
+      type: int
+      sample: 5
+    service_name:
+      description: The service name the rule matches.
+      returned: when the rule exists
+      type: str
+      sample: back-end
+    service_type:
+      description: The service type the rule matches.
+      returned: when the rule exists
+      type: str
+      sample: "*"
+    host:
+      description: The host the rule matches.
+      returned: when the rule exists
+      type: str
+      sample: "*"
+    http_method:
+      description: The HTTP method the rule matches.
+      returned: when the rule exists
+      type: str
+      sample: POST
+    url_path:
+      description: The URL path the rule matches.
+      returned: when the rule exists
+      type: str
+      sample: /checkout*
+    version:
+      description: The version of the rule format.
+      returned: when the rule exists
+      type: int
+      sample: 1
+    attributes:
+      description: The request attributes the rule matches (keys as given, not converted).
+      returned: when the rule exists
+      type: dict
+      sample: {"tier": "gold"}
+    created_at:
+      description: When the rule was created (ISO 8601).
+      returned: when the rule exists and X-Ray reports it
+      type: str
+      sample: "2026-11-21T19:40:00+00:00"
+    modified_at:
+      description: When the rule was last modified (ISO 8601).
+      returned: when the rule exists and X-Ray reports it
+      type: str
+      sample: "2026-11-21T19:45:00+00:00"
+    tags:
+      description: The tags of the rule.
+      returned: when the rule exists
+      type: dict
+      sample: {"managed-by": "tracing.xray"}
+"""
+
+import copy
+
+try:
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.tracing.xray.plugins.module_utils.xray import RULE_FIELDS
+from ansible_collections.tracing.xray.plugins.module_utils.xray import RULE_NAME_MAX
+from ansible_collections.tracing.xray.plugins.module_utils.xray import XRAY_DEFAULT_RULE
+from ansible_collections.tracing.xray.plugins.module_utils.xray import apply_tag_changes
+from ansible_collections.tracing.xray.plugins.module_utils.xray import boto3_tags
+from ansible_collections.tracing.xray.plugins.module_utils.xray import get_sampling_rule
+from ansible_collections.tracing.xray.plugins.module_utils.xray import is_not_found
+from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags
+from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_sampling_rule
+from ansible_collections.tracing.xray.plugins.module_utils.xray import predict_tags
+from ansible_collections.tracing.xray.plugins.module_utils.xray import rule_values_equal
+from ansible_collections.tracing.xray.plugins.module_utils.xray import tag_changes
+from ansible_collections.tracing.xray.plugins.module_utils.xray import validate_name
+from ansible_collections.tracing.xray.plugins.module_utils.xray import validate_tags
+from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
+
+# Maximum string lengths from the X-Ray service model.
+STRING_LIMITS = {
+    "resource_arn": 500,
+    "service_name": 64,
+    "service_type": 64,
+    "host": 64,
+    "http_method": 10,
+    "url_path": 128,
+}
+MATCH_DEFAULTS = {
+    "resource_arn": "*",
+    "service_name": "*",
+    "service_type": "*",
+    "host": "*",
+    "http_method": "*",
+    "url_path": "*",
+    "version": 1,
+}
+CREATE_REQUIRED = ("priority", "fixed_rate", "reservoir_size")
+# What X-Ray lets anyone change on the built-in Default rule.
+DEFAULT_RULE_UPDATABLE = ("fixed_rate", "reservoir_size")
+ATTRIBUTES_MAX = 5
+ATTRIBUTE_MAX_LENGTH = 32
+
+
+def _problem(params):
+    """The first problem with the input, or None."""
+    name = params["rule_name"]
+    problem = validate_name(name, "rule_name", RULE_NAME_MAX)
+    if problem:
+        return problem
+    if name == XRAY_DEFAULT_RULE:
+        if params["state"] == "absent":
+            return "rule_name='Default' is X-Ray's built-in sampling rule: it can be updated but never deleted"
+        fixed = [option for option in RULE_FIELDS if option not in DEFAULT_RULE_UPDATABLE and params[option] is not None]
+        if fixed:
+            return (
+                f"{', '.join(fixed)} cannot be set on the built-in Default sampling rule: "
+                f"X-Ray only lets {' and '.join(DEFAULT_RULE_UPDATABLE)} (and tags) change on it"
+            )
+    priority = params["priority"]
+    if priority is not None and not 1 <= priority <= 9999:
+        return f"priority={priority} is out of range: X-Ray allows 1 to 9999"
+    fixed_rate = params["fixed_rate"]
+    if fixed_rate is not None and not 0 <= fixed_rate <= 1:
+        return f"fixed_rate={fixed_rate} is out of range: X-Ray allows 0 to 1 (a fraction of requests)"
+    if params["reservoir_size"] is not None and params["reservoir_size"] < 0:
+        return f"reservoir_size={params['reservoir_size']} is out of range: X-Ray allows 0 or more"
+    if params["version"] is not None and params["version"] < 1:
+        return f"version={params['version']} is out of range: X-Ray allows 1 or more (1 is the only format today)"
+    for option, limit in STRING_LIMITS.items():
+        value = params[option]
+        if value is not None and (value == "" or len(value) > limit):
+            return f"{option} must be 1 to {limit} characters long (use '*' to match anything), got {len(value)}"
+    attributes = params["attributes"]
+    if attributes is not None:
+        if len(attributes) > ATTRIBUTES_MAX:
+            return f"attributes has {len(attributes)} entries: X-Ray allows at most {ATTRIBUTES_MAX}"
+        for key, value in attributes.items():
+            if not 1 <= len(str(key)) <= ATTRIBUTE_MAX_LENGTH or value is None or not 1 <= len(str(value)) <= ATTRIBUTE_MAX_LENGTH:
+                return f"attributes entry {key!r}: keys and values must be 1 to {ATTRIBUTE_MAX_LENGTH} characters long"
+    return validate_tags(params["tags"])
+
+
+def validate_params(module):
+    """Refuse bad input before any AWS call; messages name the field and what is allowed."""
+    problem = _problem(module.params)
+    if problem:
+        module.fail_json(msg=problem)
+
+
+def _option_value(params, option):
+    value = params[option]
+    if option == "attributes" and value is not None:
+        return {str(k): str(v) for k, v in value.items()}
+    if option == "fixed_rate" and value is not None:
+        return float(value)
+    return value
+
+
+def create_rule(module, client):
+    params = module.params
+    missing = [option for option in CREATE_REQUIRED if params[option] is None]
+    if missing:
+        module.fail_json(
+            msg=f"{', '.join(missing)} must be set to create sampling rule {params['rule_name']!r} (it does not exist yet)"
+        )
+    rule = {"RuleName": params["rule_name"]}
+    for option, field in RULE_FIELDS.items():
+        value = _option_value(params, option)
+        if value is None:
+            value = MATCH_DEFAULTS.get(option)
+        if value is not None:
+            rule[field] = value
+    tags = {k: str(v) for k, v in (params["tags"] or {}).items()}
+    if module.check_mode:
+        return {"SamplingRule": rule}, tags
+    request = {"SamplingRule": rule}
+    if tags:
+        request["Tags"] = boto3_tags(tags)
+    try:
+        record = client.create_sampling_rule(aws_retry=True, **request)["SamplingRuleRecord"]
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(e, msg=f"Failed to create X-Ray sampling rule {params['rule_name']!r}")
+    return record, tags
+
+
+def update_rule(module, client, current, current_tags):
+    """Apply what differs; returns (changed, record after, tags after)."""
+    params = module.params
+    rule = current.get("SamplingRule", {})
+    version = params["version"]
+    if version is not None and rule.get("Version") is not None and version != rule.get("Version"):
+        module.fail_json(
+            msg=f"version={version} differs from the rule's version {rule.get('Version')}: X-Ray cannot change the "
+            "version of an existing sampling rule (delete and recreate the rule)"
+        )
+    update = {}
+    for option, field in RULE_FIELDS.items():
+        if option == "version":
+            continue
+        value = _option_value(params, option)
+        if value is not None and not rule_values_equal(field, rule.get(field), value):
+            update[field] = value
+    to_set, to_remove = tag_changes(current_tags, params["tags"], params["purge_tags"])
+
+    changed = bool(update or to_set or to_remove)
+    record = copy.deepcopy(current)
+    record["SamplingRule"] = dict(rule, **update)
+    tags = predict_tags(current_tags, to_set, to_remove)
+    if not changed or module.check_mode:
+        return changed, record, tags
+
+    try:
+        if update:
+            record = client.update_sampling_rule(
+                aws_retry=True, SamplingRuleUpdate=dict(update, RuleName=params["rule_name"])
+            )["SamplingRuleRecord"]
+        apply_tag_changes(client, rule["RuleARN"], to_set, to_remove)
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(e, msg=f"Failed to update X-Ray sampling rule {params['rule_name']!r}")
+    return changed, record, tags
+
+
+def delete_rule(module, client):
+    if module.check_mode:
+        return
+    try:
+        client.delete_sampling_rule(aws_retry=True, RuleName=module.params["rule_name"])
+    except (BotoCoreError, ClientError) as e:
+        if not is_not_found(e):
+            module.fail_json_aws(e, msg=f"Failed to delete X-Ray sampling rule {module.params['rule_name']!r}")
+
+
+def main():
+    argument_spec = dict(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        rule_name=dict(type="str", required=True, aliases=["name"]),
+        priority=dict(type="int"),
+        fixed_rate=dict(type="float"),
+        reservoir_size=dict(type="int"),
+        resource_arn=dict(type="str"),
+        service_name=dict(type="str"),
+        service_type=dict(type="str"),
+        host=dict(type="str"),
+        http_method=dict(type="str"),
+        url_path=dict(type="str"),
+        version=dict(type="int"),
+        attributes=dict(type="dict"),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    validate_params(module)
+
+    client = xray_client(module)
+    name = module.params["rule_name"]
+    try:
+        current = get_sampling_rule(client, rule_name=name)
+        current_tags = list_tags(client, current["SamplingRule"]["RuleARN"]) if current else {}
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(e, msg=f"Failed to read X-Ray sampling rule {name!r}")
+
+    before = normalize_sampling_rule(current, current_tags)
+    if module.params["state"] == "absent":
+        changed = current is not None
+        if changed:
+            delete_rule(module, client)
+        after = {}
+    elif current is None:
+        if name == XRAY_DEFAULT_RULE:
+            module.fail_json(msg="rule_name='Default': X-Ray's built-in Default sampling rule was not found at this endpoint")
+        changed = True
+        record, tags = create_rule(module, client)
+        after = normalize_sampling_rule(record, tags)
+    else:
+        changed, record, tags = update_rule(module, client, current, current_tags)
+        after = normalize_sampling_rule(record, tags)
+
+    result = dict(changed=changed, sampling_rule=after)
+    if module._diff:
+        result["diff"] = dict(before=before, after=after)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
