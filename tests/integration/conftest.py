@@ -62,7 +62,7 @@ def aws_env(aws_endpoint, monkeypatch):
 def sandbox() -> dict:
     """The running sandbox's description (``.sandbox/sandbox.json``), started if needed."""
     cmd = [sys.executable, os.path.join(REPO, "sandbox", "sandbox.py"), "up"]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=3600)
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=3600, check=False)
     if result.returncode != 0:
         pytest.fail(f"sandbox up failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     with open(os.path.join(SANDBOX_DIR, "sandbox.json"), encoding="utf-8") as handle:
@@ -144,7 +144,7 @@ def run_playbook():
                 cmd.append("--check")
             if diff:
                 cmd.append("--diff")
-            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=_ansible_env(env), timeout=timeout)
+            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=_ansible_env(env), timeout=timeout, check=False)
         return PlaybookRun(proc)
 
     return _run
