@@ -12,6 +12,7 @@ What lives here is what every X-Ray module needs and amazon.aws does not know:
   are retried with jittered backoff on X-Ray's throttling codes (``ThrottledException`` from the
   X-Ray API, ``ThrottlingException`` from the AWS front end) as well as amazon.aws' defaults.
 - ``xray_paginate()``: a paginated read, retried as a whole.
+- ``delete_if_present()`` / ``exit_with_diff()``: the deletion and result steps the resource modules share.
 - Tag helpers for X-Ray's ``[{Key, Value}]`` tag lists, and validation of tag input.
 - Group and sampling-rule lookups and normalisation into snake_case results.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 
 try:
+    from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
 except ImportError:
     pass  # Handled by AnsibleAWSModule
@@ -99,6 +101,27 @@ def is_not_found(error):
     return False
 
 
+def delete_if_present(module, delete, msg, **params):
+    """``delete(aws_retry=True, **params)``, skipped in check mode; a resource already gone is not an error.
+
+    Any other error fails the module with ``msg``.
+    """
+    if module.check_mode:
+        return
+    try:
+        delete(aws_retry=True, **params)
+    except (BotoCoreError, ClientError) as e:
+        if not is_not_found(e):
+            module.fail_json_aws(e, msg=msg)
+
+
+def exit_with_diff(module, before, after, **result):
+    """Exit with ``result``, plus ``diff`` (``before``/``after``) when the task runs in diff mode."""
+    if module._diff:
+        result["diff"] = dict(before=before, after=after)
+    module.exit_json(**result)
+
+
 # --- input validation (run before any AWS call) -------------------------------------------------
 
 
@@ -139,6 +162,17 @@ def list_tags(client, resource_arn):
     """Tags of an X-Ray resource as a dict (all pages)."""
     result = xray_paginate(client, "list_tags_for_resource", ResourceARN=resource_arn)
     return boto3_tag_list_to_ansible_dict(result.get("Tags", []))
+
+
+def list_tags_if_supported(client, resource_arn):
+    """Tags of an X-Ray resource, or {} for a resource without tag support (X-Ray's Default group and rule
+    answer "not found" on some endpoints)."""
+    try:
+        return list_tags(client, resource_arn)
+    except ClientError as e:
+        if is_not_found(e):
+            return {}
+        raise
 
 
 def tag_changes(current, desired, purge_tags):

@@ -139,8 +139,11 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.arn import validate_aws_arn
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.tracing.xray.plugins.module_utils.identity import desired_tags
+from ansible_collections.tracing.xray.plugins.module_utils.identity import find_pod_identity_association
+from ansible_collections.tracing.xray.plugins.module_utils.identity import ownership_tag_changes
+from ansible_collections.tracing.xray.plugins.module_utils.identity import tags_after
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import has_tags
 
 _FIELDS = ("associationId", "associationArn", "clusterName", "namespace", "serviceAccount", "roleArn", "disableSessionTags", "tags")
@@ -149,18 +152,9 @@ _FIELDS = ("associationId", "associationArn", "clusterName", "namespace", "servi
 def find_association(module, client):
     params = module.params
     try:
-        paginator = client.get_paginator("list_pod_identity_associations")
-        summaries = paginator.paginate(
-            clusterName=params["cluster_name"], namespace=params["namespace"], serviceAccount=params["service_account"]
-        ).build_full_result()["associations"]
-        for summary in summaries:
-            if summary.get("namespace") == params["namespace"] and summary.get("serviceAccount") == params["service_account"]:
-                return client.describe_pod_identity_association(
-                    clusterName=params["cluster_name"], associationId=summary["associationId"], aws_retry=True
-                )["association"]
+        return find_pod_identity_association(client, params["cluster_name"], params["namespace"], params["service_account"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"Failed to look up the pod identity association of {params['namespace']}/{params['service_account']}")
-    return None
 
 
 def describe(association):
@@ -196,8 +190,6 @@ def main():
         module.fail_json(msg=f"role_arn: {params['role_arn']!r} is not an IAM role ARN")
 
     ownership = params["ownership_tags"] or {}
-    desired_tags = dict(params["tags"] or {})
-    desired_tags.update(ownership)
 
     client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
     current = find_association(module, client)
@@ -224,8 +216,9 @@ def main():
         request = dict(
             clusterName=params["cluster_name"], namespace=params["namespace"], serviceAccount=params["service_account"], roleArn=params["role_arn"]
         )
-        if desired_tags:
-            request["tags"] = desired_tags
+        tags = desired_tags(params)
+        if tags:
+            request["tags"] = tags
         if params["disable_session_tags"] is not None:
             request["disableSessionTags"] = params["disable_session_tags"]
         after = dict(request)
@@ -243,10 +236,7 @@ def main():
         update["roleArn"] = params["role_arn"]
     if params["disable_session_tags"] is not None and bool(current.get("disableSessionTags")) != params["disable_session_tags"]:
         update["disableSessionTags"] = params["disable_session_tags"]
-    tags_to_set, tags_to_unset = {}, []
-    if params["tags"] is not None or ownership:
-        purge = params["purge_tags"] and params["tags"] is not None
-        tags_to_set, tags_to_unset = compare_aws_tags(current.get("tags") or {}, desired_tags, purge_tags=purge)
+    tags_to_set, tags_to_unset = ownership_tag_changes(params, current.get("tags"))
 
     if not (update or tags_to_set or tags_to_unset):
         result["association"] = before
@@ -261,11 +251,7 @@ def main():
 
     after = dict(current)
     after.update(update)
-    tags = dict(current.get("tags") or {})
-    for key in tags_to_unset:
-        tags.pop(key, None)
-    tags.update(tags_to_set)
-    after["tags"] = tags
+    after["tags"] = tags_after(current.get("tags"), tags_to_set, tags_to_unset)
     if not module.check_mode:
         arn = current["associationArn"]
         try:

@@ -165,8 +165,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.tracing.xray.plugins.module_utils.identity import desired_tags
+from ansible_collections.tracing.xray.plugins.module_utils.identity import ownership_tag_changes
+from ansible_collections.tracing.xray.plugins.module_utils.identity import tags_after
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import IrsaError
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import has_tags
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import load_policy
@@ -239,17 +241,18 @@ def roles_trusting(module, client, arn):
     return sorted(trusting)
 
 
-def create_provider(module, client, host_path, desired_tags):
+def create_provider(module, client, host_path):
+    tags = desired_tags(module.params)
     params = dict(Url="https://" + host_path, ClientIDList=module.params["client_id_list"])
     if module.params["thumbprints"] is not None:
         params["ThumbprintList"] = module.params["thumbprints"]
-    if desired_tags:
-        params["Tags"] = ansible_dict_to_boto3_tag_list(desired_tags)
+    if tags:
+        params["Tags"] = ansible_dict_to_boto3_tag_list(tags)
     after = {
         "Url": host_path,
         "ClientIDList": list(module.params["client_id_list"]),
         "ThumbprintList": list(module.params["thumbprints"] or []),
-        "Tags": dict(desired_tags),
+        "Tags": dict(tags),
     }
     if module.check_mode:
         account_id, partition = get_aws_account_info(module)
@@ -262,7 +265,7 @@ def create_provider(module, client, host_path, desired_tags):
     return find_provider(module, client, host_path) or after
 
 
-def update_provider(module, client, provider, desired_tags):
+def update_provider(module, client, provider):
     """Reconcile client IDs, thumbprints and tags; returns True when something changed (or would)."""
     arn = provider["Arn"]
     check = module.check_mode
@@ -287,26 +290,23 @@ def update_provider(module, client, provider, desired_tags):
             if not check:
                 client.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=thumbprints, aws_retry=True)
 
-        if module.params["tags"] is not None or module.params["ownership_tags"]:
-            current_tags = describe(provider)["tags"]
-            purge = module.params["purge_tags"] and module.params["tags"] is not None
-            tags_to_set, tags_to_unset = compare_aws_tags(current_tags, desired_tags, purge_tags=purge)
-            if tags_to_unset:
-                changed = True
-                if not check:
-                    client.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=tags_to_unset, aws_retry=True)
-            if tags_to_set:
-                changed = True
-                if not check:
-                    client.tag_open_id_connect_provider(
-                        OpenIDConnectProviderArn=arn, Tags=ansible_dict_to_boto3_tag_list(tags_to_set), aws_retry=True
-                    )
+        tags_to_set, tags_to_unset = ownership_tag_changes(module.params, describe(provider)["tags"])
+        if tags_to_unset:
+            changed = True
+            if not check:
+                client.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=tags_to_unset, aws_retry=True)
+        if tags_to_set:
+            changed = True
+            if not check:
+                client.tag_open_id_connect_provider(
+                    OpenIDConnectProviderArn=arn, Tags=ansible_dict_to_boto3_tag_list(tags_to_set), aws_retry=True
+                )
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"Failed to update IAM OIDC provider {arn}")
     return changed
 
 
-def predicted(module, provider, desired_tags):
+def predicted(module, provider):
     """What the provider looks like after ``update_provider`` (for check mode and diffs)."""
     after = dict(provider)
     current_ids = list(provider.get("ClientIDList") or [])
@@ -318,13 +318,8 @@ def predicted(module, provider, desired_tags):
     if module.params["thumbprints"] is not None:
         after["ThumbprintList"] = list(module.params["thumbprints"])
     if module.params["tags"] is not None or module.params["ownership_tags"]:
-        tags = dict(describe(provider)["tags"])
-        purge = module.params["purge_tags"] and module.params["tags"] is not None
-        to_set, to_unset = compare_aws_tags(tags, desired_tags, purge_tags=purge)
-        for key in to_unset:
-            tags.pop(key, None)
-        tags.update(to_set)
-        after["Tags"] = tags
+        tags = describe(provider)["tags"]
+        after["Tags"] = tags_after(tags, *ownership_tag_changes(module.params, tags))
     return after
 
 
@@ -355,8 +350,6 @@ def main():
         module.fail_json(msg="thumbprints: IAM accepts at most 5 thumbprints")
 
     ownership = module.params["ownership_tags"] or {}
-    desired_tags = dict(module.params["tags"] or {})
-    desired_tags.update(ownership)
 
     client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
     provider = find_provider(module, client, host_path)
@@ -388,7 +381,7 @@ def main():
         module.exit_json(diff=dict(before=before, after={}), **result)
 
     if provider is None:
-        after = create_provider(module, client, host_path, desired_tags)
+        after = create_provider(module, client, host_path)
         result.update(changed=True, arn=after["Arn"], owned=True, oidc_provider=describe(after))
         module.exit_json(diff=dict(before={}, after=describe(after)), **result)
 
@@ -401,11 +394,11 @@ def main():
         result["oidc_provider"] = before
         module.exit_json(diff=dict(before=before, after=before), **result)
 
-    result["changed"] = update_provider(module, client, provider, desired_tags)
+    result["changed"] = update_provider(module, client, provider)
     if result["changed"] and not module.check_mode:
         after = describe(find_provider(module, client, host_path))
     else:
-        after = describe(predicted(module, provider, desired_tags))
+        after = describe(predicted(module, provider))
     result["oidc_provider"] = after
     module.exit_json(diff=dict(before=before, after=after), **result)
 

@@ -213,6 +213,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tracing.xray.plugins.module_utils.identity import find_pod_identity_association
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import AUDIENCE_ANNOTATION
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import DEFAULT_AUDIENCE
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import ROLE_ARN_ANNOTATION
@@ -319,18 +320,11 @@ def cluster_issuer(module, eks, cluster_name):
 
 def find_association(module, eks, cluster_name, namespace, name):
     try:
-        paginator = eks.get_paginator("list_pod_identity_associations")
-        summaries = paginator.paginate(clusterName=cluster_name, namespace=namespace, serviceAccount=name).build_full_result()["associations"]
-        for summary in summaries:
-            if summary.get("namespace") == namespace and summary.get("serviceAccount") == name:
-                return eks.describe_pod_identity_association(clusterName=cluster_name, associationId=summary["associationId"], aws_retry=True)[
-                    "association"
-                ]
+        return find_pod_identity_association(eks, cluster_name, namespace, name)
     except is_boto3_error_code("ResourceNotFoundException"):
         return None
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Failed to list the pod identity associations of cluster {cluster_name}")
-    return None
 
 
 def check_irsa(module, report, result, role, sa, api):

@@ -102,6 +102,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 
 POLL_INTERVAL = 5
@@ -204,10 +205,7 @@ def main():
     if module.params["wait"] and not module.check_mode:
         config = wait_active(module, client, config)
 
-    result = dict(changed=changed, encryption_config=camel_dict_to_snake_dict(config))
-    if module._diff:
-        result["diff"] = dict(before=_view(current), after=_view(config))
-    module.exit_json(**result)
+    exit_with_diff(module, _view(current), _view(config), changed=changed, encryption_config=camel_dict_to_snake_dict(config))
 
 
 if __name__ == "__main__":

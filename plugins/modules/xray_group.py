@@ -162,9 +162,10 @@ from ansible_collections.tracing.xray.plugins.module_utils.xray import GROUP_NAM
 from ansible_collections.tracing.xray.plugins.module_utils.xray import XRAY_DEFAULT_GROUP
 from ansible_collections.tracing.xray.plugins.module_utils.xray import apply_tag_changes
 from ansible_collections.tracing.xray.plugins.module_utils.xray import boto3_tags
+from ansible_collections.tracing.xray.plugins.module_utils.xray import delete_if_present
+from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
 from ansible_collections.tracing.xray.plugins.module_utils.xray import get_group
 from ansible_collections.tracing.xray.plugins.module_utils.xray import group_insights
-from ansible_collections.tracing.xray.plugins.module_utils.xray import is_not_found
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_group
 from ansible_collections.tracing.xray.plugins.module_utils.xray import predict_tags
@@ -253,16 +254,6 @@ def update_group(module, client, current, current_tags):
     return changed, group, tags
 
 
-def delete_group(module, client, current):
-    if module.check_mode:
-        return
-    try:
-        client.delete_group(aws_retry=True, GroupARN=current["GroupARN"])
-    except (BotoCoreError, ClientError) as e:
-        if not is_not_found(e):
-            module.fail_json_aws(e, msg=f"Failed to delete X-Ray group {module.params['group_name']!r}")
-
-
 def main():
     argument_spec = dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -288,7 +279,7 @@ def main():
     if module.params["state"] == "absent":
         changed = current is not None
         if changed:
-            delete_group(module, client, current)
+            delete_if_present(module, client.delete_group, f"Failed to delete X-Ray group {name!r}", GroupARN=current["GroupARN"])
         after = {}
     elif current is None:
         changed = True
@@ -298,10 +289,7 @@ def main():
         changed, group, tags = update_group(module, client, current, current_tags)
         after = normalize_group(group, tags)
 
-    result = dict(changed=changed, group=after)
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
-    module.exit_json(**result)
+    exit_with_diff(module, before, after, changed=changed, group=after)
 
 
 if __name__ == "__main__":

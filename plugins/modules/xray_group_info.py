@@ -119,22 +119,11 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.tracing.xray.plugins.module_utils.xray import get_group
-from ansible_collections.tracing.xray.plugins.module_utils.xray import is_not_found
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_groups
-from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags
+from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags_if_supported
 from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_group
 from ansible_collections.tracing.xray.plugins.module_utils.xray import tags_match
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
-
-
-def group_tags(client, group):
-    """Tags of a group; a group without tag support (the default group on some endpoints) has none."""
-    try:
-        return list_tags(client, group["GroupARN"])
-    except ClientError as e:
-        if is_not_found(e):
-            return {}
-        raise
 
 
 def main():
@@ -165,7 +154,7 @@ def main():
         else:
             found = list_groups(client)
         groups = [
-            normalize_group(group, group_tags(client, group) if module.params["include_tags"] else {})
+            normalize_group(group, list_tags_if_supported(client, group["GroupARN"]) if module.params["include_tags"] else {})
             for group in found
         ]
     except (BotoCoreError, ClientError) as e:

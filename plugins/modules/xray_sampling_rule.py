@@ -244,8 +244,9 @@ from ansible_collections.tracing.xray.plugins.module_utils.xray import RULE_NAME
 from ansible_collections.tracing.xray.plugins.module_utils.xray import XRAY_DEFAULT_RULE
 from ansible_collections.tracing.xray.plugins.module_utils.xray import apply_tag_changes
 from ansible_collections.tracing.xray.plugins.module_utils.xray import boto3_tags
+from ansible_collections.tracing.xray.plugins.module_utils.xray import delete_if_present
+from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
 from ansible_collections.tracing.xray.plugins.module_utils.xray import get_sampling_rule
-from ansible_collections.tracing.xray.plugins.module_utils.xray import is_not_found
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_sampling_rule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import predict_tags
@@ -399,16 +400,6 @@ def update_rule(module, client, current, current_tags):
     return changed, record, tags
 
 
-def delete_rule(module, client):
-    if module.check_mode:
-        return
-    try:
-        client.delete_sampling_rule(aws_retry=True, RuleName=module.params["rule_name"])
-    except (BotoCoreError, ClientError) as e:
-        if not is_not_found(e):
-            module.fail_json_aws(e, msg=f"Failed to delete X-Ray sampling rule {module.params['rule_name']!r}")
-
-
 def main():
     argument_spec = dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -442,7 +433,7 @@ def main():
     if module.params["state"] == "absent":
         changed = current is not None
         if changed:
-            delete_rule(module, client)
+            delete_if_present(module, client.delete_sampling_rule, f"Failed to delete X-Ray sampling rule {name!r}", RuleName=name)
         after = {}
     elif current is None:
         if name == XRAY_DEFAULT_RULE:
@@ -454,10 +445,7 @@ def main():
         changed, record, tags = update_rule(module, client, current, current_tags)
         after = normalize_sampling_rule(record, tags)
 
-    result = dict(changed=changed, sampling_rule=after)
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
-    module.exit_json(**result)
+    exit_with_diff(module, before, after, changed=changed, sampling_rule=after)
 
 
 if __name__ == "__main__":

@@ -157,22 +157,11 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.tracing.xray.plugins.module_utils.xray import is_not_found
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_sampling_rules
-from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags
+from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags_if_supported
 from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_sampling_rule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import tags_match
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
-
-
-def rule_tags(client, record):
-    """Tags of a rule; a rule without tag support (the Default rule on some endpoints) has none."""
-    try:
-        return list_tags(client, record["SamplingRule"]["RuleARN"])
-    except ClientError as e:
-        if is_not_found(e):
-            return {}
-        raise
 
 
 def main():
@@ -197,7 +186,7 @@ def main():
             if name is None or record.get("SamplingRule", {}).get("RuleName") == name
         ]
         rules = [
-            normalize_sampling_rule(record, rule_tags(client, record) if module.params["include_tags"] else {})
+            normalize_sampling_rule(record, list_tags_if_supported(client, record["SamplingRule"]["RuleARN"]) if module.params["include_tags"] else {})
             for record in records
         ]
     except (BotoCoreError, ClientError) as e:

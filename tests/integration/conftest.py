@@ -2,6 +2,9 @@
 
 - ``aws_endpoint``: the sandbox's AWS endpoint (moto + our X-Ray emulation, ``sandbox/aws``) started
   in-process on a free loopback port for this test session. Real HTTP, real boto3.
+- ``xray``: a boto3 X-Ray client on ``aws_endpoint``, to read back what modules and roles did.
+- ``no_ambient_aws``: removes ambient AWS endpoint/profile variables, so a playbook connects only with
+  the settings the test gives it.
 - ``sandbox``: the whole sandbox (Kubernetes API, AWS endpoint, X-Ray daemon), started with
   ``sandbox/sandbox.py up`` if it is not running; left running (``make sandbox-down`` stops it).
 - ``run_playbook``: runs ansible-playbook from the checkout and returns the parsed JSON callback output.
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 
+import boto3
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,6 +44,25 @@ def aws_endpoint():
         yield info
     finally:
         stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def xray(aws_endpoint):
+    """A boto3 X-Ray client on ``aws_endpoint``."""
+    return boto3.client(
+        "xray",
+        endpoint_url=aws_endpoint["endpoint_url"],
+        region_name=aws_endpoint["region"],
+        aws_access_key_id=aws_endpoint["access_key_id"],
+        aws_secret_access_key=aws_endpoint["secret_access_key"],
+    )
+
+
+@pytest.fixture
+def no_ambient_aws(monkeypatch):
+    """Remove the AWS endpoint and profile variables a developer's shell may set."""
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_XRAY", "AWS_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import secrets
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -20,22 +19,9 @@ def name(base: str) -> str:
     return f"role-{base}-{SUFFIX}"[:32]
 
 
-@pytest.fixture(scope="module")
-def xray(aws_endpoint):
-    return boto3.client(
-        "xray",
-        endpoint_url=aws_endpoint["endpoint_url"],
-        region_name=aws_endpoint["region"],
-        aws_access_key_id=aws_endpoint["access_key_id"],
-        aws_secret_access_key=aws_endpoint["secret_access_key"],
-    )
-
-
 @pytest.fixture
-def role(aws_endpoint, run_playbook, monkeypatch):
+def role(aws_endpoint, run_playbook, no_ambient_aws):
     """Run the role with the given variables; the AWS connection comes from the role's own variables."""
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_XRAY", "AWS_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
 
     def _role(variables: dict, *, check: bool = False):
         playbook = [{"name": "groups role", "hosts": "localhost", "gather_facts": False, "roles": [{"role": "tracing.xray.groups"}]}]

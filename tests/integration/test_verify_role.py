@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 
-import boto3
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -78,11 +77,9 @@ class SegmentSink:
 
 
 @pytest.fixture(scope="module")
-def traffic(aws_endpoint, tmp_path_factory):
+def traffic(xray, tmp_path_factory):
     """Healthy load, then the back end killed during load and restarted; the windows of each phase."""
-    client = boto3.client("xray", endpoint_url=aws_endpoint["endpoint_url"], region_name=aws_endpoint["region"],
-                          aws_access_key_id=aws_endpoint["access_key_id"], aws_secret_access_key=aws_endpoint["secret_access_key"])
-    sink = SegmentSink(client)
+    sink = SegmentSink(xray)
     windows = {}
     try:
         with LocalSample(sink.address, workdir=str(tmp_path_factory.mktemp("sample")), front_name=FRONT, back_name=BACK, work_ms=10) as app:

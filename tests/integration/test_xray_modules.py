@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -21,22 +20,9 @@ def name(base: str) -> str:
     return f"it-{base}-{SUFFIX}"[:32]
 
 
-@pytest.fixture(scope="module")
-def xray(aws_endpoint):
-    return boto3.client(
-        "xray",
-        endpoint_url=aws_endpoint["endpoint_url"],
-        region_name=aws_endpoint["region"],
-        aws_access_key_id=aws_endpoint["access_key_id"],
-        aws_secret_access_key=aws_endpoint["secret_access_key"],
-    )
-
-
 @pytest.fixture
-def play(aws_endpoint, run_playbook, monkeypatch):
+def play(aws_endpoint, run_playbook, no_ambient_aws):
     """Run tasks (a list of dicts) in one play on localhost; connection settings come only from module_defaults."""
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_XRAY", "AWS_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
 
     def _play(tasks: list[dict], *, check: bool = False, diff: bool = False):
         playbook = [

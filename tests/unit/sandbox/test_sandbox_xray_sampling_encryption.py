@@ -43,6 +43,7 @@ def test_default_rule(xray: Any, sandbox: dict[str, Any]) -> None:
     records = _records(xray)
     assert list(records) == ["Default"]
     default = records["Default"]
+    # AWS's built-in rule (one request per second, then 5 %), written out here rather than taken from the store.
     assert default["SamplingRule"] == {
         "RuleName": "Default",
         "RuleARN": f"arn:aws:xray:{sandbox['region']}:{sandbox['account_id']}:sampling-rule/Default",
