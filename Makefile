@@ -64,8 +64,11 @@ graphviz: ## Graphviz's dot, for the service map picture (apt-get when missing)
 integration: setup graphviz sandbox-up ## tests against the sandbox (starts it, leaves it up)
 	$(BIN)/pytest -q tests/integration
 
+molecule: setup ## molecule scenario "default" on the sandbox: check mode, converge, idempotence, verify, chaos, teardown
+	$(BIN)/molecule test -s default
+
 syntax: setup ## playbook syntax check from the checkout
-	$(BIN)/ansible-playbook site.yml teardown.yml --syntax-check
+	$(BIN)/ansible-playbook site.yml teardown.yml playbooks/chaos.yml playbooks/verify.yml --syntax-check
 
 build: setup ## build the collection tarball into .cache/build and check what it holds
 	$(BIN)/ansible-galaxy collection build --force --output-path $(CACHE)/build .
