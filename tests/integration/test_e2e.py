@@ -13,6 +13,7 @@ Service names are unique per run, so other traffic in the shared sandbox cannot 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import secrets
@@ -172,10 +173,12 @@ def test_sample_through_the_real_daemon_then_chaos_then_recovery(sandbox, xray, 
     graph = results_by_task[READ_GRAPH]
     module_edge = next(e for e in graph["edges"] if (e["source"], e["target"]) == (FRONT, BACK))
     assert (module_edge["requests"], module_edge["faults"]) == (N, 0)
-    # The module reads the same GetTraceSummaries as boto3 does for that window. (moto compares whole seconds:
-    # traces that end in the window's last fraction of a second are not returned, by boto3 or the module.)
-    same_window = xray.get_paginator("get_trace_summaries").paginate(StartTime=healthy[0], EndTime=healthy[1]).build_full_result()
-    assert results_by_task[READ_TRACES]["summary"]["traces"] == len(same_window["TraceSummaries"]) > 0
+    # The module reads the same GetTraceSummaries as boto3 does for the window the module reports using (the role
+    # passes on the service graph's window, whole seconds, so it is not exactly `healthy`).
+    traces = results_by_task[READ_TRACES]
+    module_window = [datetime.datetime.fromisoformat(traces[key].replace("Z", "+00:00")) for key in ("start_time", "end_time")]
+    same_window = xray.get_paginator("get_trace_summaries").paginate(StartTime=module_window[0], EndTime=module_window[1]).build_full_result()
+    assert traces["summary"]["traces"] == len(same_window["TraceSummaries"]) > 0
     table = results_by_task[SHOW_TABLE]["msg"]
     assert "EMULATED" in table and sandbox["aws_endpoint_url"] in table and "Checks: OK" in table
     assert (tmp_path / "healthy" / "xray-sandbox-service-map.png").stat().st_size > 10_000
