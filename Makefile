@@ -65,7 +65,7 @@ integration: setup graphviz sandbox-up ## tests against the sandbox (starts it, 
 	$(BIN)/pytest -q tests/integration
 
 molecule: setup ## molecule scenario "default" on the sandbox: check mode, converge, idempotence, verify, chaos, teardown
-	$(BIN)/molecule test -s default
+	SANDBOX_DIR=$${SANDBOX_DIR:-$(CURDIR)/.sandbox} $(BIN)/molecule test -s default
 
 syntax: setup ## playbook syntax check from the checkout
 	$(BIN)/ansible-playbook site.yml teardown.yml playbooks/chaos.yml playbooks/verify.yml --syntax-check

@@ -178,7 +178,6 @@ def _go_env() -> dict:
     env["CGO_ENABLED"] = "0"
     env["GOTOOLCHAIN"] = "local"  # never download a toolchain: fail clearly instead
     env["GOFLAGS"] = " ".join(flag for flag in env.get("GOFLAGS", "").split() if not flag.startswith("-mod="))
-    env.setdefault("GOPROXY", "https://proxy.golang.org,direct")
     return env
 
 
