@@ -377,8 +377,15 @@ def node_manifest(name: str, settings: Settings, kube_version: str, index: int) 
     }
 
 
+# Taints the node lifecycle controller puts on a node until it has seen it Ready (and takes off a moment later).
+LIFECYCLE_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
 def node_is_ready(node: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in node.get("status", {}).get("conditions", []))
+    """Ready condition True and none of the lifecycle taints left: pods without tolerations can be scheduled."""
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in node.get("status", {}).get("conditions", []))
+    tainted = any(t.get("key") in LIFECYCLE_TAINTS for t in node.get("spec", {}).get("taints") or [])
+    return ready and not tainted
 
 
 # --- the pieces ----------------------------------------------------------------------------------
