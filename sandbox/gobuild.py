@@ -7,11 +7,14 @@ component                   source                                           bin
 ==========================  ===============================================  ===================
 kube-apiserver, kube-        ``k8s.io/kubernetes/cmd/<name>`` through the    ``<name>``
 controller-manager,          wrapper module ``sandbox/go/kubernetes``
-kube-scheduler, kubectl
+kube-scheduler, kubectl,
+kubelet, kube-proxy
 etcd                        ``sandbox/go/etcd`` (``etcdmain.Main``)          ``etcd``
 kwok, kwokctl               ``go install sigs.k8s.io/kwok/cmd/<name>@v0.7.0``  ``kwok``, ``kwokctl``
+coredns                     ``go install github.com/coredns/coredns@v1.12.4``  ``coredns``
 xray                        ``github.com/aws/aws-xray-daemon/daemon``        ``xray``
                             through ``sandbox/go/xray``
+pause                       ``sandbox/go/pause`` (our own, no dependencies)  ``pause``
 ==========================  ===============================================  ===================
 
 Outputs: ``${TRACING_XRAY_CACHE:-~/.cache/tracing-xray}/bin/<component>-<version>/<binary>``, each
@@ -36,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GO_DIR = os.path.join(HERE, "go")
 
 KWOK_VERSION = "v0.7.0"
+COREDNS_VERSION = "v1.12.4"  # cluster DNS of the real node (go install, no replace directives)
 KWOK_MODULE = "sigs.k8s.io/kwok"
 K8S_BUILD_TAGS = "selinux,notest"
 
@@ -135,17 +139,20 @@ def components() -> list[Component]:
     result = [
         Component(name, k8s_version, k8s_dir, f"k8s.io/kubernetes/cmd/{name}", k8s_ldflags, K8S_BUILD_TAGS,
                   _go_directive(k8s_dir), k8s_keys)
-        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kube-proxy")
     ]
     result.append(Component("etcd", _require_version(etcd_dir, "go.etcd.io/etcd/server/v3"), etcd_dir, ".",
                             min_go=_go_directive(etcd_dir),
                             key_files=[os.path.join(etcd_dir, name) for name in ("go.mod", "go.sum", "main.go")]))
     for name in ("kwok", "kwokctl"):
         result.append(Component(name, KWOK_VERSION, None, f"{KWOK_MODULE}/cmd/{name}", min_go="1.24"))
+    result.append(Component("coredns", COREDNS_VERSION, None, "github.com/coredns/coredns", min_go="1.24"))
     xray_version = _require_version(xray_dir, "github.com/aws/aws-xray-daemon").replace("+incompatible", "")
     result.append(Component("xray", xray_version, xray_dir, "github.com/aws/aws-xray-daemon/daemon",
                             min_go=_go_directive(xray_dir),
                             key_files=[os.path.join(xray_dir, "go.mod"), os.path.join(xray_dir, "go.sum")]))
+    pause_dir = os.path.join(GO_DIR, "pause")
+    result.append(Component("pause", "3.10", pause_dir, ".", key_files=[os.path.join(pause_dir, n) for n in ("go.mod", "main.go")]))
     return result
 
 

@@ -13,8 +13,10 @@ run by ``kwokctl --runtime binary``; kwok-controller simulating ``SANDBOX_NODES`
 to that endpoint. See sandbox/README.md.
 
 Environment: SANDBOX_DIR (state, default <repo>/.sandbox), SANDBOX_CLUSTER (xray-sandbox),
-SANDBOX_REGION (eu-west-1), SANDBOX_NODES (3), SANDBOX_API_PORT (6443), SANDBOX_AWS_PORT (4580),
-SANDBOX_DAEMON_PORT (2000), SANDBOX_TIMEOUT (seconds per health wait, 180), TRACING_XRAY_CACHE (build cache).
+SANDBOX_REGION (eu-west-1), SANDBOX_NODES (3), SANDBOX_REAL_NODES (1: a kubelet node that runs containers, see
+realnode.py; 0: kwok nodes only), SANDBOX_API_PORT (6443), SANDBOX_AWS_PORT (4580),
+SANDBOX_DAEMON_PORT (the host daemon: 2001 with a real node, whose daemon pod holds 2000; else 2000),
+SANDBOX_TIMEOUT (seconds per health wait, 180), TRACING_XRAY_CACHE (build cache).
 Only the standard library is used here (boto3 is not needed to start the sandbox).
 """
 
@@ -22,12 +24,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import os
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -40,14 +39,32 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import gobuild  # noqa: E402  (sibling module; the script directory is not a package here)
+import images  # noqa: E402
+import realnode  # noqa: E402
+import procs  # noqa: E402
+from procs import (  # noqa: E402
+    HOST,
+    SandboxError,
+    describe_holders,
+    log_tail,
+    pid_alive,
+    port_holders,
+    port_in_use,
+    proc_rss_kib,
+    read_pid,
+    say,
+    stop_pid,
+    tcp_open,
+    wait_for,
+)
 
-HOST = "127.0.0.1"
 AWS_SERVER_MODULE = os.environ.get("SANDBOX_AWS_SERVER_MODULE", "sandbox.aws.server")
 NODE_PREFIX = "kwok-node-"
-
-
-class SandboxError(RuntimeError):
-    """A sandbox step failed; the message names the component and its log file."""
+# The hostPort of the daemon DaemonSet on the real node (the role's default daemon_port).
+REAL_NODE_DAEMON_PORT = 2000
+# Taint of the kwok nodes when a real node exists: workloads go where containers run; DaemonSets that tolerate it
+# (the sandbox inventory's daemon_tolerations) still cover every node.
+KWOK_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
 
 
 # --- settings ---------------------------------------------------------------------------------------
@@ -59,9 +76,18 @@ class Settings:
         self.cluster = env.get("SANDBOX_CLUSTER", "xray-sandbox")
         self.region = env.get("SANDBOX_REGION", "eu-west-1")
         self.nodes = _int_env("SANDBOX_NODES", 3, minimum=1)
+        # Real (kubelet) nodes beside the kwok ones: 1 (default) or 0 for a sandbox of simulated nodes only.
+        self.real_nodes = _int_env("SANDBOX_REAL_NODES", 1, minimum=0)
+        if self.real_nodes > 1:
+            raise SandboxError(f"SANDBOX_REAL_NODES={self.real_nodes}: one machine runs at most 1 real node (0 or 1)")
         self.api_port = _int_env("SANDBOX_API_PORT", 6443, minimum=1)
         self.aws_port = _int_env("SANDBOX_AWS_PORT", 4580, minimum=1)
-        self.daemon_port = _int_env("SANDBOX_DAEMON_PORT", 2000, minimum=1)
+        # The host's own daemon. With a real node, 2000 on this machine belongs to the daemon pod's hostPort (as on
+        # an EKS node), and a hostPort without hostIP also captures 127.0.0.1:2000: the host daemon moves to 2001.
+        self.daemon_port = _int_env("SANDBOX_DAEMON_PORT", 2001 if self.real_nodes else 2000, minimum=1)
+        if self.real_nodes and self.daemon_port == REAL_NODE_DAEMON_PORT:
+            raise SandboxError(f"SANDBOX_DAEMON_PORT={self.daemon_port}: with a real node that port is the daemon pod's "
+                               "hostPort, which also captures 127.0.0.1; choose another port or SANDBOX_REAL_NODES=0")
         self.timeout = _int_env("SANDBOX_TIMEOUT", 180, minimum=5)
 
     # paths
@@ -123,193 +149,6 @@ def _int_env(name: str, default: int, minimum: int) -> int:
     return value
 
 
-def say(message: str) -> None:
-    print(f"sandbox: {message}", flush=True)
-
-
-# --- processes and ports ----------------------------------------------------------------------------
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def read_pid(path: str) -> int | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return int(handle.read().strip() or 0) or None
-    except (OSError, ValueError):
-        return None
-
-
-def proc_cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return "?"
-
-
-def proc_rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _socket_inodes(proto: str, port: int) -> set[str]:
-    """Inodes of sockets bound to ``port`` (TCP: listening only) in /proc/net/<proto>{,6}."""
-    inodes = set()
-    for name in (proto, proto + "6"):
-        try:
-            with open(f"/proc/net/{name}", encoding="utf-8") as handle:
-                next(handle, None)
-                for line in handle:
-                    fields = line.split()
-                    local, state, inode = fields[1], fields[3], fields[9]
-                    if int(local.rsplit(":", 1)[1], 16) != port:
-                        continue
-                    if proto == "tcp" and state != "0A":  # LISTEN
-                        continue
-                    inodes.add(inode)
-        except OSError:
-            continue
-    return inodes
-
-
-def port_holders(proto: str, port: int) -> list[tuple[int, str]]:
-    """(pid, cmdline) of the processes holding a socket bound to ``port``; [(0, '?')] if bound but unknown."""
-    inodes = _socket_inodes(proto, port)
-    if not inodes:
-        return []
-    holders = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        fd_dir = f"/proc/{entry}/fd"
-        try:
-            for fd in os.listdir(fd_dir):
-                try:
-                    target = os.readlink(os.path.join(fd_dir, fd))
-                except OSError:
-                    continue
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    holders.append((int(entry), proc_cmdline(int(entry))))
-                    break
-        except OSError:
-            continue
-    return holders or [(0, "unknown process (not visible in /proc)")]
-
-
-def port_in_use(proto: str, port: int) -> bool:
-    if _socket_inodes(proto, port):
-        return True
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        if proto == "tcp":  # like the servers do: connections in TIME_WAIT must not count as "in use"
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError as err:
-            return err.errno == errno.EADDRINUSE
-    return False
-
-
-def describe_holders(proto: str, port: int) -> str:
-    holders = port_holders(proto, port)
-    if not holders:
-        return "a socket not listed in /proc/net (another network namespace?)"
-    return "; ".join(f"pid {pid} ({cmd[:120]})" if pid else cmd for pid, cmd in holders)
-
-
-def tcp_open(port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def stop_pid(pid: int | None, name: str, grace: float = 10.0) -> None:
-    """SIGTERM (to its process group if it leads one), then SIGKILL after ``grace`` seconds."""
-    if not pid_alive(pid):
-        return
-    try:
-        target_group = os.getpgid(pid) == pid
-    except OSError:
-        target_group = False
-
-    def send(sig: int) -> None:
-        with contextlib.suppress(OSError):
-            if target_group:
-                os.killpg(pid, sig)
-            else:
-                os.kill(pid, sig)
-
-    send(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not pid_alive(pid):
-            return
-        time.sleep(0.1)
-    say(f"{name} (pid {pid}) ignored SIGTERM for {grace:.0f}s: sending SIGKILL")
-    send(signal.SIGKILL)
-    for _ in range(50):
-        _reap(pid)
-        if not pid_alive(pid):
-            return
-        time.sleep(0.1)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def log_tail(path: str, lines: int = 20) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            content = handle.read().splitlines()[-lines:]
-    except OSError:
-        return f"    (no log at {path})"
-    return "\n".join("    " + line for line in content)
-
-
-def wait_for(what: str, check, timeout: float, log_path: str, interval: float = 0.5, alive=None):
-    """Poll ``check()`` until it returns a truthy value; fail naming ``what`` and its log after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception as err:  # noqa: BLE001 - reported below
-            last_error = err
-        if alive is not None and not alive():
-            raise SandboxError(f"{what}: the process exited; log: {log_path}\n{log_tail(log_path)}")
-        if time.monotonic() >= deadline:
-            detail = f" (last error: {last_error})" if last_error else ""
-            raise SandboxError(f"{what} did not become healthy within {timeout:.0f}s{detail}; log: {log_path}\n{log_tail(log_path)}")
-        time.sleep(interval)
-
-
 # --- Kubernetes API (stdlib HTTPS with the admin client certificate) --------------------------------
 
 class KubeAPI:
@@ -360,8 +199,8 @@ def node_manifest(name: str, settings: Settings, kube_version: str, index: int) 
                 "topology.kubernetes.io/zone": zone,
             },
         },
-        # No taints: every pod that the scheduler can place may land here.
-        "spec": {},
+        # Without a real node, no taints: every pod that the scheduler can place may land here.
+        "spec": {"taints": [KWOK_TAINT]} if settings.real_nodes else {},
         "status": {
             "allocatable": resources,
             "capacity": resources,
@@ -421,21 +260,16 @@ def kwokctl_config(settings: Settings, issuer: str, bins: dict[str, str], versio
             },
         ],
     }
+    if settings.real_nodes:
+        config["options"]["kubeApiserverCertSANs"] = realnode.cert_sans()
+        config["componentsPatches"][0]["extraArgs"] += realnode.apiserver_args(settings.cluster_dir)
+        config["componentsPatches"] += realnode.kwok_patches()
     # JSON is YAML: kwokctl reads this file as YAML.
     return json.dumps(config, indent=2) + "\n"
 
 
 def start_process(settings: Settings, name: str, argv: list[str], env: dict, cwd: str) -> subprocess.Popen:
-    os.makedirs(os.path.dirname(settings.log(name)), exist_ok=True)
-    os.makedirs(os.path.dirname(settings.pidfile(name)), exist_ok=True)
-    with open(settings.log(name), "a", encoding="utf-8") as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} $ {' '.join(argv)}\n")
-        log.flush()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    with open(settings.pidfile(name), "w", encoding="utf-8") as handle:
-        handle.write(str(proc.pid))
-    return proc
+    return procs.start_process(name, argv, env, cwd, settings.log(name), settings.pidfile(name))
 
 
 def clean_env() -> dict:
@@ -475,12 +309,12 @@ def start_aws(settings: Settings) -> dict:
     return info
 
 
-def http_alive(url: str) -> bool:
+def http_alive(url: str, ok_only: bool = False) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=3):
             return True
     except urllib.error.HTTPError:
-        return True  # it answered
+        return not ok_only  # it answered
     except OSError:
         return False
 
@@ -593,6 +427,42 @@ def start_daemon(settings: Settings, bins: dict[str, str], info: dict) -> None:
              settings.timeout, settings.log("xray"), alive=lambda: proc.poll() is None, interval=0.2)
 
 
+def start_real_node(settings: Settings, bins: dict[str, str]) -> dict:
+    """containerd, the sandbox images, the kubelet, kube-proxy and CoreDNS; waits until the node is Ready."""
+    realnode.ensure_packages(say)
+    relays = {"relay-api": settings.api_port, "relay-aws": settings.aws_port}
+    started = realnode.start(settings, bins, relays, say)
+    built = images.build(log=say)
+    names = images.import_images("ctr", started["paths"].socket, log=say)
+    realnode.start_node(settings, bins, started, say)
+    api = KubeAPI(settings)
+
+    def node_ready():
+        try:
+            node = api.request("GET", f"/api/v1/nodes/{realnode.NODE_NAME}")
+        except urllib.error.HTTPError:
+            return False
+        return realnode.node_health(node) is None and node_is_ready(node)
+
+    wait_for(f"real node {realnode.NODE_NAME} Ready", node_ready, settings.timeout, settings.log("kubelet"), interval=0.5)
+    wait_for("CoreDNS ready", lambda: http_alive("http://127.0.0.1:18181/ready", ok_only=True), settings.timeout,
+             settings.log("coredns"), interval=0.5)
+    realnode.guard_first()
+    say(f"real node {realnode.NODE_NAME} Ready on {realnode.NODE_IP} with {len(names)} image(s) from {len(built)} archive(s)")
+    return {
+        "node_ip": realnode.NODE_IP,
+        "pod_cidr": realnode.NODE_CIDR,
+        "service_cidr": realnode.SERVICE_CIDR,
+        "cluster_dns": realnode.NODE_IP,
+        # what a pod uses to reach the loopback-only endpoints (socat relays on the bridge address)
+        "pod_aws_endpoint_url": f"http://{realnode.NODE_IP}:{settings.aws_port}",
+        "pod_apiserver_url": f"https://{realnode.NODE_IP}:{settings.api_port}",
+        "node_daemon_address": f"{realnode.NODE_IP}:{REAL_NODE_DAEMON_PORT}",
+        "containerd_socket": started["paths"].socket,
+        "images": names,
+    }
+
+
 def daemon_listening(settings: Settings, pid: int | None) -> bool:
     if not pid_alive(pid):
         return False
@@ -637,6 +507,7 @@ def all_pids(settings: Settings) -> dict[str, int]:
         pid = read_pid(settings.pidfile(name))
         if pid:
             pids[name] = pid
+    pids.update(realnode.pids(settings))
     return pids
 
 
@@ -679,6 +550,14 @@ def health(settings: Settings, state: dict | None) -> list[str]:
         problems.append(f"AWS endpoint {state.get('aws_endpoint_url')} does not answer")
     if not daemon_listening(settings, pids.get("xray")):
         problems.append(f"X-Ray daemon is not listening on udp+tcp {settings.daemon_address}")
+    if state.get("real_nodes"):
+        for name in realnode.PROCESSES:
+            if not pid_alive(pids.get(name)):
+                problems.append(f"{name} (real node) is not running")
+        with contextlib.suppress(Exception):
+            problem = realnode.node_health(KubeAPI(settings).request("GET", f"/api/v1/nodes/{realnode.NODE_NAME}"))
+            if problem:
+                problems.append(problem)
     return problems
 
 
@@ -735,6 +614,7 @@ def cmd_up(args) -> int:
         server_version = api.request("GET", "/version")["gitVersion"]
         create_nodes(settings, server_version)
         start_daemon(settings, bins, info)
+        real = start_real_node(settings, bins) if settings.real_nodes else {}
         versions = component_versions(versions, server_version)
         state = {
             "cluster_name": settings.cluster,
@@ -752,6 +632,10 @@ def cmd_up(args) -> int:
             "daemon_tcp_address": settings.daemon_address,
             "nodes": settings.nodes,
             "node_names": [f"{NODE_PREFIX}{i}" for i in range(settings.nodes)],
+            "kwok_taint": KWOK_TAINT if settings.real_nodes else None,
+            "real_nodes": settings.real_nodes,
+            "real_node_names": [realnode.NODE_NAME] if settings.real_nodes else [],
+            **real,
             "versions": versions,
             "binaries": bins,
             "kubectl": bins["kubectl"],
@@ -821,6 +705,8 @@ def down(settings: Settings, quiet: bool = False) -> list[str]:
                     say(f"kwokctl delete cluster exited {proc.returncode}; stopping its processes by pid")
             except subprocess.TimeoutExpired:
                 say("kwokctl delete cluster timed out; stopping its processes by pid")
+    left_node = realnode.down(settings, quiet) if os.path.isdir(realnode.Paths(settings.dir).root) or \
+        any(name in pids for name in realnode.PROCESSES) else []
     for name in ("xray", "aws"):
         if pid_alive(pids.get(name)) and not quiet:
             say(f"stopping {name} (pid {pids[name]})")
@@ -832,7 +718,7 @@ def down(settings: Settings, quiet: bool = False) -> list[str]:
                  settings.pidfile("aws"), settings.pidfile("xray")):
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
-    left = [f"{name} pid {pid} still running" for name, pid in pids.items() if pid_alive(pid)]
+    left = left_node + [f"{name} pid {pid} still running" for name, pid in pids.items() if pid_alive(pid)]
     checks = [(proto, port, what) for proto, port, what in required_ports(settings)]
     checks += [("tcp", port, name) for name, port in ports.items()]
     deadline = time.monotonic() + 10
@@ -850,7 +736,7 @@ def cmd_down(args) -> int:
     settings = Settings()
     started = time.monotonic()
     if not load_state(settings) and not any(pid_alive(p) for p in all_pids(settings).values()) \
-            and not os.path.isdir(settings.cluster_dir):
+            and not os.path.isdir(settings.cluster_dir) and not os.path.isdir(realnode.Paths(settings.dir).root):
         say("not running")
         return 0
     left = down(settings)
@@ -870,8 +756,10 @@ def cmd_status(args) -> int:
         try:
             api = KubeAPI(settings)
             for node in api.request("GET", "/api/v1/nodes")["items"]:
+                info = node.get("status", {}).get("nodeInfo", {})
                 nodes.append({"name": node["metadata"]["name"], "ready": node_is_ready(node),
-                              "fake": node["metadata"].get("annotations", {}).get("kwok.x-k8s.io/node") == "fake"})
+                              "fake": node["metadata"].get("annotations", {}).get("kwok.x-k8s.io/node") == "fake",
+                              "runtime": info.get("containerRuntimeVersion"), "kubelet": info.get("kubeletVersion")})
         except (OSError, ssl.SSLError, urllib.error.URLError, ValueError, KeyError) as err:
             report["nodes_error"] = str(err)
     problems = health(settings, state)
@@ -883,6 +771,9 @@ def cmd_status(args) -> int:
             "kube-apiserver": settings.api_url,
             "aws": (state or {}).get("aws_endpoint_url", settings.aws_url),
             "xray-daemon": f"udp+tcp {settings.daemon_address}",
+            **({"real-node": f"{(state or {}).get('node_ip')} (kubelet, containerd {(state or {}).get('containerd_socket')})",
+                "cluster-dns": f"{(state or {}).get('cluster_dns')}:53 (CoreDNS)",
+                "aws-for-pods": (state or {}).get("pod_aws_endpoint_url")} if (state or {}).get("real_nodes") else {}),
         },
         kubeconfig=settings.kubeconfig if state else None,
         oidc_issuer=(state or {}).get("oidc_issuer"),
@@ -903,7 +794,8 @@ def cmd_status(args) -> int:
         print(f"  {'kubeconfig':18} {settings.kubeconfig} (context {state.get('kube_context')})")
         print(f"  {'oidc issuer':18} {state.get('oidc_issuer')}")
     for node in nodes:
-        print(f"  node {node['name']:13} {'Ready' if node['ready'] else 'NotReady'}{'' if node['fake'] else ' (not kwok)'}")
+        kind = "simulated (kwok)" if node["fake"] else f"REAL: kubelet {node['kubelet']}, {node['runtime']}"
+        print(f"  node {node['name']:13} {'Ready' if node['ready'] else 'NotReady':8} {kind}")
     print("  versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report["versions"].items())))
     for name, proc in sorted(report["processes"].items()):
         print(f"  process {name:24} pid {proc['pid']:>7}  {'running' if proc['running'] else 'stopped'}  rss {proc['rss_mib']} MiB")

@@ -1,10 +1,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A bounded load generator for the sample front end, loopback only.
+"""A bounded load generator for the sample front end, loopback only unless told otherwise.
 
     python -m xray_sample.loadgen http://127.0.0.1:PORT/api --count 200 --duration 60 [--rate 20] [--concurrency 4]
+    # inside the sandbox cluster (a pod): its Service and pod networks, which exist only on that machine
+    python -m xray_sample.loadgen http://front.ns.svc/api --allow-cidr 10.0.0.0/24 --allow-cidr 198.18.0.0/24 ...
 
 It stops at whichever bound comes first (``--count`` requests or ``--duration`` seconds), refuses any URL
-whose host does not resolve only to loopback addresses (127.0.0.0/8, ::1), and prints one JSON summary:
+whose host does not resolve only to loopback addresses (127.0.0.0/8, ::1) or to networks named with
+``--allow-cidr``, and prints one JSON summary:
 requests sent, answered by status, failed without an answer, latency percentiles, and the trace IDs the
 front end returned in ``X-Amzn-Trace-Id``. Standard library only.
 """
@@ -32,8 +35,9 @@ class NotLoopback(ValueError):
     """The target is not on this machine's loopback interface."""
 
 
-def check_loopback(url: str) -> str:
-    """Return the URL if its host resolves only to loopback addresses; raise NotLoopback otherwise."""
+def check_loopback(url: str, allowed: tuple[str, ...] = ()) -> str:
+    """Return the URL if its host resolves only to loopback addresses (or into ``allowed`` networks); raise NotLoopback otherwise."""
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in allowed]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NotLoopback(f"not an http(s) URL with a host: {url!r}")
@@ -42,10 +46,15 @@ def check_loopback(url: str) -> str:
     except socket.gaierror as exc:
         raise NotLoopback(f"cannot resolve {parts.hostname!r}: {exc}") from None
     addresses = {info[4][0] for info in infos}
-    outside = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%", 1)[0]).is_loopback)
+    def inside(address: str) -> bool:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        return ip.is_loopback or any(ip in net for net in networks)
+
+    outside = sorted(a for a in addresses if not inside(a))
     if not addresses or outside:
+        scope = "127.0.0.0/8 or ::1" + "".join(f", {net}" for net in networks)
         raise NotLoopback(
-            f"refusing {parts.hostname!r}: it resolves to non-loopback address(es) {', '.join(outside)}; the load generator only targets 127.0.0.0/8 or ::1"
+            f"refusing {parts.hostname!r}: it resolves to address(es) {', '.join(outside)} outside what the load generator targets: {scope}"
         )
     return url
 
@@ -59,9 +68,9 @@ def percentile(sorted_values: list[float], pct: float) -> float | None:
 
 
 def run(url: str, count: int, duration: float, *, rate: float | None = None, concurrency: int = 1, timeout: float = 5.0,
-        stop: threading.Event | None = None) -> dict:
+        stop: threading.Event | None = None, allowed: tuple[str, ...] = ()) -> dict:
     """Send up to ``count`` GET requests within ``duration`` seconds; return the summary dict."""
-    check_loopback(url)
+    check_loopback(url, allowed)
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"count must be between 1 and {MAX_COUNT}, got {count}")
     if not 0 < duration <= MAX_DURATION:
@@ -162,9 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=1, help=f"parallel workers, at most {MAX_CONCURRENCY} (default 1)")
     parser.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in seconds (default 5)")
     parser.add_argument("--no-trace-ids", action="store_true", help="leave the trace IDs out of the summary")
+    parser.add_argument("--allow-cidr", action="append", default=[], metavar="CIDR",
+                        help="also target addresses in this network (repeatable), e.g. a sandbox cluster's Service network")
     args = parser.parse_args(argv)
     try:
-        summary = run(args.url, args.count, args.duration, rate=args.rate, concurrency=args.concurrency, timeout=args.timeout)
+        for cidr in args.allow_cidr:
+            ipaddress.ip_network(cidr, strict=False)
+        summary = run(args.url, args.count, args.duration, rate=args.rate, concurrency=args.concurrency, timeout=args.timeout,
+                      allowed=tuple(args.allow_cidr))
     except (NotLoopback, ValueError) as exc:
         sys.stderr.write(f"loadgen: {exc}\n")
         return 2

@@ -89,7 +89,19 @@ def test_bounds_are_enforced(kwargs, message):
 
 def test_cli_refuses_a_remote_target(capsys):
     assert loadgen.main(["http://10.1.2.3/api", "--count", "1"]) == 2
-    assert "non-loopback" in capsys.readouterr().err
+    assert "outside what the load generator targets: 127.0.0.0/8 or ::1" in capsys.readouterr().err
+
+
+def test_allowed_networks_are_accepted_and_nothing_else():
+    assert loadgen.check_loopback("http://10.0.0.7/api", ("10.0.0.0/24",)) == "http://10.0.0.7/api"
+    assert loadgen.check_loopback("http://127.0.0.1:9/", ("10.0.0.0/24",)) == "http://127.0.0.1:9/"
+    with pytest.raises(loadgen.NotLoopback, match="10.0.1.7"):
+        loadgen.check_loopback("http://10.0.1.7/api", ("10.0.0.0/24",))
+
+
+def test_cli_rejects_a_malformed_network(capsys):
+    assert loadgen.main(["http://127.0.0.1:9/", "--count", "1", "--allow-cidr", "10.0.0.0/33"]) == 2
+    assert "10.0.0.0/33" in capsys.readouterr().err
 
 
 def test_duration_bounds_the_load():
