@@ -51,7 +51,8 @@ def load_state() -> dict:
 
 
 def job_manifest(name: str, namespace: str, url: str, image: str, args: argparse.Namespace, networks: list[str]) -> dict:
-    labels = {"app.kubernetes.io/managed-by": "tracing.xray", "app.kubernetes.io/component": "traffic",
+    # Not the collection's ownership label: the roles' teardown must neither wait for nor delete this Job; it deletes itself.
+    labels = {"app.kubernetes.io/managed-by": "tracing-xray-sandbox", "app.kubernetes.io/component": "traffic",
               "app.kubernetes.io/name": "xray-traffic"}
     command = ["python3", "-m", "xray_sample.loadgen", url, "--count", str(args.count), "--duration", str(args.duration),
                "--concurrency", str(args.concurrency), "--no-trace-ids"]
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = json.loads(logs.stdout)
     except ValueError:
         summary = {"log": (logs.stdout + logs.stderr)[-2000:]}
+    subprocess.run([*kubectl, "-n", args.namespace, "delete", "job", name, "--cascade=background", "--wait=false"],
+                   capture_output=True, check=False)
     summary.update(job=f"{args.namespace}/{name}", pod=pod.get("metadata", {}).get("name"),
                    node=pod.get("spec", {}).get("nodeName"), succeeded=bool(status.get("succeeded")))
     print(json.dumps(summary, indent=2))

@@ -119,7 +119,12 @@ def test_ansible_sees_ready_kwok_nodes(sandbox, run_playbook):
     assert len(ready) == sandbox["nodes"] == 3
     for node in resources:
         assert node["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"
-        assert not node["spec"].get("taints"), f"{node['metadata']['name']} carries taints"
+        taints = node["spec"].get("taints") or []
+        if sandbox.get("real_nodes"):
+            # workloads go to the real node; what tolerates the kwok taint (DaemonSets) still lands here
+            assert taints == [sandbox["kwok_taint"]], f"{node['metadata']['name']} taints: {taints}"
+        else:
+            assert not taints, f"{node['metadata']['name']} carries taints"
 
 
 # --- (b) a DaemonSet lands on every simulated node ----------------------------------------------------
@@ -136,8 +141,8 @@ def test_daemonset_ready_on_every_node(sandbox, kube, namespace):
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=labels),
                 # No hostPort: the sandbox is shared, and a daemon DaemonSet may already hold 2000/udp on every node.
-                spec=client.V1PodSpec(containers=[client.V1Container(
-                    name="probe", image="public.ecr.aws/xray/aws-xray-daemon:3.6.6",
+                spec=client.V1PodSpec(tolerations=[client.V1Toleration(operator="Exists")], containers=[client.V1Container(
+                    name="probe", image="registry.k8s.io/pause:3.10",
                     ports=[client.V1ContainerPort(container_port=2000, protocol="UDP")],
                 )]),
             ),
@@ -147,11 +152,12 @@ def test_daemonset_ready_on_every_node(sandbox, kube, namespace):
     try:
         def rolled_out():
             status = apps.read_namespaced_daemon_set_status("sandbox-it-ds", namespace).status
-            done = status.desired_number_scheduled == status.number_ready == sandbox["nodes"]
+            done = status.desired_number_scheduled == status.number_ready == nodes
             return done and status
 
+        nodes = sandbox["nodes"] + sandbox.get("real_nodes", 0)
         status = poll("DaemonSet desiredNumberScheduled == numberReady == nodes", rolled_out, timeout=120)
-        assert status.number_available == sandbox["nodes"]
+        assert status.number_available == nodes
     finally:
         apps.delete_namespaced_daemon_set("sandbox-it-ds", namespace)
     poll("DaemonSet deleted", lambda: not apps.list_namespaced_daemon_set(namespace).items)
