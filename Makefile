@@ -97,10 +97,16 @@ sandbox-status: ## nodes, endpoints, versions and pids of the local sandbox (exi
 sandbox-test: setup sandbox-up ## the sandbox's own integration tests (leaves it up)
 	$(BIN)/pytest -q tests/integration/sandbox
 
-demo: setup graphviz sandbox-up ## sandbox up, site.yml against it, traffic, then the service table and map
+demo: setup graphviz sandbox-up ## sandbox up, site.yml against it, traffic from pods (or local processes), then the service table and map
 	$(BIN)/ansible-playbook site.yml
 	@start=$$(date +%s); \
-	  PYTHONPATH=apps/sample $(BIN)/python -m xray_sample.local demo --count 300 --rate 20 --work-ms 20; \
+	  if $(BIN)/python -c 'import json,os,sys; d=os.environ.get("SANDBOX_DIR") or ".sandbox"; sys.exit(0 if json.load(open(d+"/sandbox.json")).get("real_nodes") else 1)'; then \
+	    echo "traffic: a load generator pod on the real node -> front pods -> back pods; segments to the daemon pod"; \
+	    $(BIN)/python sandbox/traffic.py --count 300 --rate 20; \
+	  else \
+	    echo "traffic: no real node (SANDBOX_REAL_NODES=0): local front and back processes, the host daemon"; \
+	    PYTHONPATH=apps/sample $(BIN)/python -m xray_sample.local demo --count 300 --rate 20 --work-ms 20; \
+	  fi; \
 	  $(BIN)/ansible-playbook playbooks/verify.yml -e verify_start_time=$$((start - 1))
 	@cat out/verify/xray-sandbox-services.txt
 	@echo "service map: $(CURDIR)/out/verify/xray-sandbox-service-map.png (and .svg)"

@@ -34,6 +34,7 @@ import subprocess
 import time
 
 import debpkgs
+import pki
 import procs
 from procs import SandboxError, pid_alive, read_pid, say, stop_pid, wait_for
 
@@ -71,7 +72,12 @@ HOST_SYSCTLS = (
     "kernel/keys/root_maxkeys",
     "kernel/keys/root_maxbytes",
 )
-PROCESSES = ("containerd", "kubelet", "kube-proxy", "coredns", "relay-api", "relay-aws")
+PROCESSES = ("containerd", "kubelet", "kube-proxy", "coredns", "relay-api", "relay-aws", "relay-sts")
+
+
+def sts_names(region: str) -> list[str]:
+    """The STS host names an AWS SDK resolves (regional and global): cluster DNS maps them to the node."""
+    return [f"sts.{region}.amazonaws.com", "sts.amazonaws.com"]
 
 
 class Paths:
@@ -417,13 +423,18 @@ def kube_proxy_config(kubeconfig: str) -> dict:
     }
 
 
-def corefile(kubeconfig: str, context: str) -> str:
-    return f"""# CoreDNS of the sandbox's real node: cluster names only; nothing is forwarded off this machine.
+def corefile(kubeconfig: str, context: str, region: str) -> str:
+    return f"""# CoreDNS of the sandbox's real node: cluster names, and the AWS STS names mapped to the node's TLS relay in
+# front of the sandbox's (EMULATED) STS; nothing is forwarded off this machine.
 .:53 {{
     bind {NODE_IP}
     errors
     health 127.0.0.1:18080
     ready 127.0.0.1:18181
+    hosts {{
+        {NODE_IP} {' '.join(sts_names(region))}
+        fallthrough
+    }}
     kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
         kubeconfig {kubeconfig} {context}
         pods insecure
@@ -499,6 +510,12 @@ def start(settings, bins: dict[str, str], relay_ports: dict[str, int], log=say) 
     for name, port in relay_ports.items():
         argv = ["socat", f"TCP-LISTEN:{port},bind={NODE_IP},reuseaddr,fork", f"TCP:127.0.0.1:{port}"]
         procs.start_process(name, argv, env, paths.root, settings.log(name), settings.pidfile(name))
+    # STS as an SDK reaches it: https://sts.<region>.amazonaws.com (cluster DNS -> this relay, TLS with the sandbox
+    # CA, which pods trust through AWS_CA_BUNDLE) -> the AWS endpoint
+    crt, key = pki.issue(settings.path("pki"), "sts", sts_names(settings.region))
+    argv = ["socat", f"OPENSSL-LISTEN:443,bind={NODE_IP},reuseaddr,fork,cert={crt},key={key},verify=0",
+            f"TCP:127.0.0.1:{settings.aws_port}"]
+    procs.start_process("relay-sts", argv, env, paths.root, settings.log("relay-sts"), settings.pidfile("relay-sts"))
 
     cfg = _write(paths("containerd", "config.toml"), containerd_config(paths))
     _write(paths("containerd", "hosts.d", "_default", "hosts.toml"), NO_REGISTRY_HOSTS)
@@ -528,7 +545,7 @@ def start_node(settings, bins: dict[str, str], started: dict, log=say) -> None:
     procs.start_process("kube-proxy", [bins["kube-proxy"], "--config", proxy_cfg, "--v", "1"], env, paths.root,
                         settings.log("kube-proxy"), settings.pidfile("kube-proxy"))
     context = f"kwok-{settings.cluster}"
-    core = _write(paths("Corefile"), corefile(kubeconfig, context))
+    core = _write(paths("Corefile"), corefile(kubeconfig, context, settings.region))
     procs.start_process("coredns", [bins["coredns"], "-conf", core], env, paths.root,
                         settings.log("coredns"), settings.pidfile("coredns"))
 
@@ -571,7 +588,7 @@ def down(settings, quiet: bool = False) -> list[str]:
     """Stop the node's processes, then remove mounts, network, iptables, cgroups; restore the host settings."""
     paths = Paths(settings.dir)
     running = pids(settings)
-    for name in ("kubelet", "kube-proxy", "coredns", "relay-api", "relay-aws"):
+    for name in ("kubelet", "kube-proxy", "coredns", "relay-api", "relay-aws", "relay-sts"):
         if pid_alive(running.get(name)) and not quiet:
             say(f"stopping {name} (pid {running[name]})")
         stop_pid(running.get(name), name, grace=10)

@@ -89,6 +89,8 @@ class Settings:
             raise SandboxError(f"SANDBOX_DAEMON_PORT={self.daemon_port}: with a real node that port is the daemon pod's "
                                "hostPort, which also captures 127.0.0.1; choose another port or SANDBOX_REAL_NODES=0")
         self.timeout = _int_env("SANDBOX_TIMEOUT", 180, minimum=5)
+        # EKS's pod identity webhook, emulated (sandbox/webhook.py), on 127.0.0.1
+        self.webhook_port = _int_env("SANDBOX_WEBHOOK_PORT", 9443, minimum=1)
 
     # paths
     def path(self, *parts: str) -> str:
@@ -427,6 +429,50 @@ def start_daemon(settings: Settings, bins: dict[str, str], info: dict) -> None:
              settings.timeout, settings.log("xray"), alive=lambda: proc.poll() is None, interval=0.2)
 
 
+WEBHOOK_CONFIGURATION = "tracing-xray-sandbox-pod-identity-webhook"
+
+
+def start_webhook(settings: Settings) -> dict:
+    """EKS's pod identity webhook (EMULATION, sandbox/webhook.py): started, healthy, then registered (failurePolicy
+    Fail: a dead webhook must not silently give pods no credentials; see sandbox/README.md)."""
+    import webhook  # noqa: PLC0415 - needs `cryptography` (the .venv has it)
+
+    cert_dir = settings.path("pki")
+    ca_pem, _, _ = webhook.make_certs(cert_dir)
+    # pods get the CA certificate alone (never the CA key): a directory of its own, mounted by the webhook
+    public_ca = os.path.join(settings.path("pki-public"), "ca.crt")
+    os.makedirs(os.path.dirname(public_ca), exist_ok=True)
+    with open(public_ca, "w", encoding="ascii") as handle:
+        handle.write(ca_pem)
+    argv = [sys.executable, os.path.join(HERE, "webhook.py"), "--port", str(settings.webhook_port),
+            "--kubeconfig", settings.kubeconfig, "--region", settings.region, "--cert-dir", cert_dir]
+    if settings.real_nodes:
+        argv += ["--ca-bundle-host-path", public_ca]
+    say(f"starting the pod identity webhook (EMULATION) on https://{HOST}:{settings.webhook_port} (log: {settings.log('webhook')})")
+    proc = start_process(settings, "webhook", argv, clean_env(), cwd=REPO)
+    context = ssl.create_default_context(cafile=os.path.join(cert_dir, "ca.crt"))
+
+    def healthy():
+        with urllib.request.urlopen(f"https://{HOST}:{settings.webhook_port}/healthz", context=context, timeout=3) as resp:
+            return resp.status == 200
+
+    wait_for("pod identity webhook /healthz", healthy, settings.timeout, settings.log("webhook"),
+             alive=lambda: proc.poll() is None)
+    body = webhook.webhook_configuration(WEBHOOK_CONFIGURATION, ca_pem, f"https://{HOST}:{settings.webhook_port}/mutate")
+    api = KubeAPI(settings)
+    path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+    try:
+        api.request("POST", path, body)
+    except urllib.error.HTTPError as err:
+        if err.code != 409:
+            raise SandboxError(f"registering the webhook failed: HTTP {err.code} {err.read()[:300]!r}") from None
+        current = api.request("GET", f"{path}/{WEBHOOK_CONFIGURATION}")
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        api.request("PUT", f"{path}/{WEBHOOK_CONFIGURATION}", body)
+    return {"pod_identity_webhook": f"https://{HOST}:{settings.webhook_port}/mutate",
+            "pod_identity_webhook_failure_policy": body["webhooks"][0]["failurePolicy"], "sandbox_ca": public_ca}
+
+
 def start_real_node(settings: Settings, bins: dict[str, str]) -> dict:
     """containerd, the sandbox images, the kubelet, kube-proxy and CoreDNS; waits until the node is Ready."""
     realnode.ensure_packages(say)
@@ -503,7 +549,7 @@ def cluster_pids(settings: Settings) -> dict[str, int]:
 
 def all_pids(settings: Settings) -> dict[str, int]:
     pids = cluster_pids(settings)
-    for name in ("aws", "xray"):
+    for name in ("aws", "xray", "webhook"):
         pid = read_pid(settings.pidfile(name))
         if pid:
             pids[name] = pid
@@ -532,7 +578,7 @@ def health(settings: Settings, state: dict | None) -> list[str]:
         return ["not up (no sandbox.json)"]
     problems = []
     pids = all_pids(settings)
-    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller", "aws", "xray"):
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller", "aws", "xray", "webhook"):
         if not pid_alive(pids.get(name)):
             problems.append(f"{name} is not running")
     try:
@@ -578,6 +624,7 @@ def required_ports(settings: Settings) -> list[tuple[str, int, str]]:
         ("tcp", settings.aws_port, "AWS endpoint (SANDBOX_AWS_PORT)"),
         ("tcp", settings.daemon_port, "X-Ray daemon TCP (SANDBOX_DAEMON_PORT)"),
         ("udp", settings.daemon_port, "X-Ray daemon UDP (SANDBOX_DAEMON_PORT)"),
+        ("tcp", settings.webhook_port, "pod identity webhook (SANDBOX_WEBHOOK_PORT)"),
     ]
 
 
@@ -615,6 +662,7 @@ def cmd_up(args) -> int:
         create_nodes(settings, server_version)
         start_daemon(settings, bins, info)
         real = start_real_node(settings, bins) if settings.real_nodes else {}
+        real.update(start_webhook(settings))
         versions = component_versions(versions, server_version)
         state = {
             "cluster_name": settings.cluster,
@@ -707,15 +755,17 @@ def down(settings: Settings, quiet: bool = False) -> list[str]:
                 say("kwokctl delete cluster timed out; stopping its processes by pid")
     left_node = realnode.down(settings, quiet) if os.path.isdir(realnode.Paths(settings.dir).root) or \
         any(name in pids for name in realnode.PROCESSES) else []
-    for name in ("xray", "aws"):
+    for name in ("webhook", "xray", "aws"):
         if pid_alive(pids.get(name)) and not quiet:
             say(f"stopping {name} (pid {pids[name]})")
         stop_pid(pids.get(name), name)
     for name, pid in pids.items():  # anything kwokctl did not stop
         stop_pid(pid, name, grace=5)
     shutil.rmtree(settings.cluster_dir, ignore_errors=True)
+    for name in ("pki", "pki-public"):  # the sandbox CA: a new one with every `up`
+        shutil.rmtree(settings.path(name), ignore_errors=True)
     for path in (settings.state_file, settings.kubeconfig, os.path.join(settings.aws_state_dir, "aws.json"),
-                 settings.pidfile("aws"), settings.pidfile("xray")):
+                 settings.pidfile("aws"), settings.pidfile("xray"), settings.pidfile("webhook")):
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
     left = left_node + [f"{name} pid {pid} still running" for name, pid in pids.items() if pid_alive(pid)]

@@ -226,7 +226,9 @@ def _make_httpd(host: str, port: int, page_size: int | None, encryption_delay: f
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     sock = _bind(host, port)
     try:
-        app = DomainDispatcherApplication(create_backend_app)
+        from .middleware import wrap  # identity EMULATION (STS web identity, EKS Pod Identity) + admin hooks /_sandbox/
+
+        app = wrap(DomainDispatcherApplication(create_backend_app))
         return make_server(host, sock.getsockname()[1], app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno())
     finally:
         sock.close()  # werkzeug works on a duplicate of the descriptor

@@ -88,7 +88,7 @@ def assert_running_on_real_node(real, pods):
         assert pod.spec.node_name == real["node"], f"{pod.metadata.name} is on {pod.spec.node_name}"
         for status in pod.status.container_statuses:
             assert status.started and status.ready, f"{pod.metadata.name}/{status.name}: {status.state}"
-            runtime, _, cid = status.container_id.partition("://")
+            runtime, cid = status.container_id.split("://", 1)
             assert runtime == "containerd" and cid in ids, f"{status.container_id} is not a containerd container"
 
 

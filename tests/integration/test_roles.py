@@ -26,6 +26,9 @@ import yaml
 
 SUFFIX = secrets.token_hex(3)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The sample app's images as the sandbox imports them (the workshop preset's names).
+FRONT_IMAGE = "docker.io/rnzdocker1/eks-workshop-x-ray-sample-front:ba01b042766edb5fc794733b0af28d92d99b63dd"
+BACK_IMAGE = "docker.io/rnzdocker1/eks-workshop-x-ray-sample-back:ba01b042766edb5fc794733b0af28d92d99b63dd"
 # A hostPort nobody else uses, so these tests never compete with a DaemonSet on 2000.
 TEST_PORT = 20000 + int(SUFFIX, 16) % 9000
 
@@ -188,7 +191,10 @@ def test_apps_usermgmt_credentials_only_in_a_secret(play, kube):
     password, smtp_password = f"pw-{secrets.token_hex(8)}", f"smtp-{secrets.token_hex(8)}"
     task_vars = dict(apps_namespace=ns, apps_preset="usermgmt", apps_usermgmt_db_password=password,
                      apps_usermgmt_smtp_username="smtp-user", apps_usermgmt_smtp_password=smtp_password,
-                     apps_ingress_enabled=True, apps_wait_delay=1)
+                     apps_ingress_enabled=True, apps_wait_delay=1,
+                     # the usermgmt images (Java services) are not built into the sandbox: on the real node their
+                     # pods stay in ImagePullBackOff, so this test of where credentials go does not wait for them
+                     apps_wait=False)
     try:
         first = play(_role_play("apps", **task_vars))
         again = play(_role_play("apps", **task_vars))
@@ -219,10 +225,10 @@ def test_apps_usermgmt_credentials_only_in_a_secret(play, kube):
 
 def test_apps_service_address_mode_and_own_list(play, kube):
     ns = f"it-apps-own-{SUFFIX}"
+    # the sandbox's sample image (imported into the real node's containerd): the pods really start
     services = [
-        {"name": "web", "image": "example.invalid/web:1", "port": 8080, "calls": ["api"], "replicas": 2,
-         "env": {"GREETING": "hi"}},
-        {"name": "api", "image": "example.invalid/api:1", "port": 9090, "service_port": 80},
+        {"name": "web", "image": FRONT_IMAGE, "port": 8080, "calls": ["api"], "replicas": 2, "env": {"GREETING": "hi"}},
+        {"name": "api", "image": BACK_IMAGE, "port": 9090, "service_port": 80, "env": {"SAMPLE_PORT": "9090"}},
     ]
     try:
         play(_role_play("apps", apps_namespace=ns, apps_services=services, apps_daemon_address_mode="service",
@@ -258,7 +264,7 @@ def test_chaos_rbac_randomizer_and_absent(play, kube, repo, tmp_path):
     try:
         play(_role_play("apps", apps_namespace=ns, apps_wait_delay=1))
         play(_role_play("apps", apps_namespace=other, apps_preset="none", apps_wait_delay=1,
-                        apps_services=[{"name": "bystander", "image": "x", "port": 80}]))
+                        apps_services=[{"name": "bystander", "image": BACK_IMAGE, "port": 8080}]))
         play(_role_play("chaos", chaos_namespace=ns, chaos_wait_delay=1))
 
         role = kube["rbac"].read_namespaced_role("xray-chaos", ns)

@@ -46,6 +46,7 @@ def check_loopback(url: str, allowed: tuple[str, ...] = ()) -> str:
     except socket.gaierror as exc:
         raise NotLoopback(f"cannot resolve {parts.hostname!r}: {exc}") from None
     addresses = {info[4][0] for info in infos}
+
     def inside(address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         return ip.is_loopback or any(ip in net for net in networks)

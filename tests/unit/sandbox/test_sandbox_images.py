@@ -137,7 +137,7 @@ def _keys(fake, **overrides):
 
 
 def test_plan_resolves_names_and_versions(fake_repo):
-    _, plans = _keys(fake_repo)
+    plans = _keys(fake_repo)[1]
     assert plans["app"]["refs"][0]["name"] == "docker.io/org/app:1.0"
     assert plans["base"]["config"]["Labels"]["v"] == "1.0"
     assert len(plans["app"]["layer_keys"]) == 2
@@ -158,7 +158,7 @@ def test_key_is_stable(fake_repo):
     ("pycache only", set()),
 ])
 def test_key_changes_with_each_input(fake_repo, change, changed):
-    before, _ = _keys(fake_repo)
+    before = _keys(fake_repo)[0]
     repo = fake_repo["repo"]
     kwargs = {}
     if change == "binary":
@@ -180,7 +180,7 @@ def test_key_changes_with_each_input(fake_repo, change, changed):
     elif change == "pycache only":
         (repo / "app" / "pkg" / "__pycache__").mkdir()
         (repo / "app" / "pkg" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"junk")
-    after, _ = _keys(fake_repo, **kwargs)
+    after = _keys(fake_repo, **kwargs)[0]
     assert {ident for ident in before if before[ident] != after[ident]} == changed
 
 
