@@ -161,10 +161,10 @@ class KubeAPI:
         self.context.load_cert_chain(os.path.join(pki, "admin.crt"), os.path.join(pki, "admin.key"))
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 5.0,
-                content_type: str = "application/json"):
+                content_type: str = "application/json", accept: str = "application/json"):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("Accept", "application/json")
+        req.add_header("Accept", accept)
         if data is not None:
             req.add_header("Content-Type", content_type)
         with urllib.request.urlopen(req, context=self.context, timeout=timeout) as resp:
@@ -432,6 +432,18 @@ def start_daemon(settings: Settings, bins: dict[str, str], info: dict) -> None:
 WEBHOOK_CONFIGURATION = "tracing-xray-sandbox-pod-identity-webhook"
 
 
+def publish_jwks(settings: Settings, api: KubeAPI, info: dict) -> None:
+    """Publish the API server's ServiceAccount signing keys for the cluster's issuer to the AWS endpoint, as EKS
+    publishes them at the issuer URL: its (EMULATED) STS then verifies token signatures against them."""
+    jwks = api.request("GET", "/openid/v1/jwks", accept="application/jwk-set+json")
+    body = json.dumps({"issuer": info["oidc_issuer"], "jwks": jwks}).encode()
+    req = urllib.request.Request(info["endpoint_url"] + "/_sandbox/oidc/jwks", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        answer = json.loads(resp.read())
+    say(f"published {answer.get('keys')} ServiceAccount signing key(s) of the API server for {info['oidc_issuer']}")
+
+
 def start_webhook(settings: Settings) -> dict:
     """EKS's pod identity webhook (EMULATION, sandbox/webhook.py): started, healthy, then registered (failurePolicy
     Fail: a dead webhook must not silently give pods no credentials; see sandbox/README.md)."""
@@ -659,6 +671,7 @@ def cmd_up(args) -> int:
         start_cluster(settings, bins, versions, issuer)
         api = KubeAPI(settings)
         server_version = api.request("GET", "/version")["gitVersion"]
+        publish_jwks(settings, api, info)
         create_nodes(settings, server_version)
         start_daemon(settings, bins, info)
         real = start_real_node(settings, bins) if settings.real_nodes else {}

@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import boto3
 import kubernetes
@@ -121,6 +123,22 @@ def edge(graph: dict, source: str, target: str) -> dict:
 
 def service_graph(sandbox, start: float, end: float) -> dict:
     return aws(sandbox, "xray").get_service_graph(StartTime=start, EndTime=end)
+
+
+def sandbox_calls(sandbox, action: str, since: float) -> list[dict]:
+    """The AWS endpoint's record of who made which call (its admin hook, EMULATION)."""
+    url = f"{sandbox['aws_endpoint_url']}/_sandbox/calls?action={action}&since={since}"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def send_segment_to_node(sandbox) -> None:
+    """One segment to the node's port 2000 (portmap sends it to the daemon pod), as an SDK in a pod would."""
+    now = time.time()
+    segment = {"name": "it-probe", "id": secrets.token_hex(8), "trace_id": f"1-{int(now):08x}-{secrets.token_hex(12)}",
+               "start_time": now, "end_time": now + 0.001}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b'{"format": "json", "version": 1}\n' + json.dumps(segment).encode(), (sandbox["node_ip"], 2000))
 
 
 def traffic(namespace, count, rate, duration=120):
@@ -233,8 +251,10 @@ def test_missing_daemon_image_is_reported_without_any_pull_leaving_the_machine(p
 
 @pytest.fixture(scope="module")
 def stack(real, run_playbook):
-    """daemon (hostPort 2000 on the real node) + apps (workshop images, back end with one replica) + chaos."""
+    """irsa (its own IAM role) + daemon (hostPort 2000 on the real node, credentials from its token) + apps
+    (workshop images, back end with one replica)."""
     ns_d, ns_a = f"it-rd-{SUFFIX}", f"it-ra-{SUFFIX}"
+    role_name = f"xray-it-real-{SUFFIX}"
     services = [
         {"name": FRONT, "image": "docker.io/rnzdocker1/eks-workshop-x-ray-sample-front:ba01b042766edb5fc794733b0af28d92d99b63dd",
          "port": 8080, "service_port": 80, "replicas": 2, "calls": [BACK], "labels": {"tier": "frontend"}},
@@ -249,11 +269,15 @@ def stack(real, run_playbook):
     xray_namespace: {ns_d}
     xray_apps_namespace: {ns_a}
   tasks:
+    - name: IRSA (OIDC provider, IAM role, annotated ServiceAccount)
+      ansible.builtin.include_role:
+        name: tracing.xray.irsa
+      vars:
+        irsa_role_name: {role_name}
     - name: Daemon
       ansible.builtin.include_role:
         name: tracing.xray.daemon
       vars:
-        daemon_create_service_account: true
         daemon_wait_delay: 1
     - name: Apps
       ansible.builtin.include_role:
@@ -264,9 +288,9 @@ def stack(real, run_playbook):
 """
     result = run_playbook(playbook, inventory=INVENTORY)
     assert result.rc == 0, result.explain()
-    yield {"daemon_ns": ns_d, "apps_ns": ns_a}
-    cleanup = _role_play("cleanup", cleanup_roles=["chaos", "apps", "daemon"], cleanup_namespaces=[ns_d, ns_a],
-                         xray_namespace=ns_d, xray_apps_namespace=ns_a)
+    yield {"daemon_ns": ns_d, "apps_ns": ns_a, "role_name": role_name}
+    cleanup = _role_play("cleanup", cleanup_roles=["chaos", "apps", "daemon", "irsa"], cleanup_namespaces=[ns_d, ns_a],
+                         xray_namespace=ns_d, xray_apps_namespace=ns_a, irsa_role_name=role_name)
     assert run_playbook(cleanup, inventory=INVENTORY).rc == 0
 
 
@@ -298,6 +322,52 @@ def test_traffic_from_pods_goes_through_the_daemon_pod(real, stack):
     log = kubectl(real, "-n", stack["daemon_ns"], "logs", daemon_pod.metadata.name).stdout
     assert "Successfully sent batch" in log, log[-2000:]
     assert host_daemon_batches(sandbox) == host_before, "the host's own daemon must not have caught the pods' segments"
+    # IRSA end to end: the webhook injected the role and token, STS (enforcing EMULATION) exchanged the pod's own token,
+    # and the segments were sent with the session of our role, not with any static credential
+    spec = daemon_pod.spec.containers[0]
+    env = {e.name: e.value for e in spec.env}
+    assert env["AWS_ROLE_ARN"].endswith(f":role/{stack['role_name']}") and "AWS_ACCESS_KEY_ID" not in env
+    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] == "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+    calls = sandbox_calls(sandbox, "PutTraceSegments", start)
+    principals = {c["principal_arn"] for c in calls}
+    assert calls and all(c["principal_type"] == "assumed-role" for c in calls), calls[:3]
+    assert all(f":assumed-role/{stack['role_name']}/" in p for p in principals), principals
+
+
+def test_a_trust_policy_edited_by_hand_denies_the_daemon_and_the_doctor_says_why(real, stack, run_playbook):
+    sandbox = real["sandbox"]
+    iam = aws(sandbox, "iam")
+    role = iam.get_role(RoleName=stack["role_name"])["Role"]
+    policy = role["AssumeRolePolicyDocument"]
+    edited = json.loads(json.dumps(policy).replace(f"system:serviceaccount:{stack['daemon_ns']}:", "system:serviceaccount:default:"))
+    assert edited != policy
+    iam.update_assume_role_policy(RoleName=stack["role_name"], PolicyDocument=json.dumps(edited))
+    try:
+        # a new daemon pod fetches credentials afresh with its token: STS refuses, and the daemon says so
+        kubectl(real, "-n", stack["daemon_ns"], "delete", "pod", "-l", "app.kubernetes.io/name=aws-xray-daemon",
+                "--field-selector", f"spec.nodeName={real['node']}", "--wait=true", timeout=90)
+        deadline = time.monotonic() + 90
+        log = ""
+        while time.monotonic() < deadline and "AccessDenied" not in log:
+            send_segment_to_node(sandbox)
+            time.sleep(2)
+            pods = real["core"].list_namespaced_pod(stack["daemon_ns"], label_selector="app.kubernetes.io/name=aws-xray-daemon",
+                                                    field_selector=f"spec.nodeName={real['node']}").items
+            if pods:
+                log = kubectl(real, "-n", stack["daemon_ns"], "logs", pods[0].metadata.name, check=False).stdout
+        assert "AccessDenied" in log and "AssumeRoleWithWebIdentity" in log, log[-3000:]
+        denied = [c for c in sandbox_calls(sandbox, "AssumeRoleWithWebIdentity", 0) if c.get("error_code") == "AccessDenied"]
+        assert denied, "the STS emulation recorded the refusal"
+        doctor = _role_play("irsa", xray_namespace=stack["daemon_ns"], irsa_role_name=stack["role_name"]).replace(
+            "        name: tracing.xray.irsa\n", "        name: tracing.xray.irsa\n        tasks_from: verify\n")
+        result = run_playbook(doctor, inventory=INVENTORY)
+        assert result.rc != 0
+        assert f"trust policy expects namespace default, the ServiceAccount is in {stack['daemon_ns']}" in result.stdout, result.explain()
+    finally:
+        iam.update_assume_role_policy(RoleName=stack["role_name"], PolicyDocument=json.dumps(policy))
+        kubectl(real, "-n", stack["daemon_ns"], "delete", "pod", "-l", "app.kubernetes.io/name=aws-xray-daemon",
+                "--field-selector", f"spec.nodeName={real['node']}", "--wait=true", timeout=90)
+        kubectl(real, "-n", stack["daemon_ns"], "rollout", "status", "ds/xray-daemon", "--timeout=90s", timeout=120)
 
 
 def test_chaos_deletes_real_back_end_pods_faults_show_and_recover(real, stack, run_playbook):
