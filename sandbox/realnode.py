@@ -31,6 +31,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 
 import debpkgs
@@ -72,7 +73,9 @@ HOST_SYSCTLS = (
     "kernel/keys/root_maxkeys",
     "kernel/keys/root_maxbytes",
 )
-PROCESSES = ("containerd", "kubelet", "kube-proxy", "coredns", "relay-api", "relay-aws", "relay-sts")
+PROCESSES = ("containerd", "kubelet", "kube-proxy", "coredns", "relay-api", "relay-aws", "relay-sts", "pod-identity-agent")
+# The EKS Pod Identity Agent's link-local address, on the node's bridge (emulated agent: sandbox/podidentity_agent.py)
+POD_IDENTITY_AGENT_IP = "169.254.170.23"
 
 
 def sts_names(region: str) -> list[str]:
@@ -216,6 +219,8 @@ def setup_network() -> None:
     addrs = run(["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]).stdout
     if f"{NODE_IP}/24" not in addrs:
         run(["ip", "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE])
+    if f"{POD_IDENTITY_AGENT_IP}/32" not in addrs:
+        run(["ip", "addr", "add", f"{POD_IDENTITY_AGENT_IP}/32", "dev", BRIDGE])
     run(["ip", "link", "set", BRIDGE, "up"])
     write_sysctl("net/ipv4/ip_forward", "1")
     # bridged pod-to-pod replies must pass through conntrack, or Service (DNAT) traffic between pods breaks
@@ -544,6 +549,11 @@ def start_node(settings, bins: dict[str, str], started: dict, log=say) -> None:
     proxy_cfg = _write(paths("kube-proxy-config.json"), json.dumps(kube_proxy_config(kubeconfig), indent=2) + "\n")
     procs.start_process("kube-proxy", [bins["kube-proxy"], "--config", proxy_cfg, "--v", "1"], env, paths.root,
                         settings.log("kube-proxy"), settings.pidfile("kube-proxy"))
+    agent = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "podidentity_agent.py"),
+             "--endpoint", f"http://127.0.0.1:{settings.aws_port}", "--cluster", settings.cluster,
+             "--bind", POD_IDENTITY_AGENT_IP, "--port", "80"]
+    procs.start_process("pod-identity-agent", agent, env, paths.root, settings.log("pod-identity-agent"),
+                        settings.pidfile("pod-identity-agent"))
     context = f"kwok-{settings.cluster}"
     core = _write(paths("Corefile"), corefile(kubeconfig, context, settings.region))
     procs.start_process("coredns", [bins["coredns"], "-conf", core], env, paths.root,
@@ -588,7 +598,7 @@ def down(settings, quiet: bool = False) -> list[str]:
     """Stop the node's processes, then remove mounts, network, iptables, cgroups; restore the host settings."""
     paths = Paths(settings.dir)
     running = pids(settings)
-    for name in ("kubelet", "kube-proxy", "coredns", "relay-api", "relay-aws", "relay-sts"):
+    for name in ("kubelet", "kube-proxy", "coredns", "relay-api", "relay-aws", "relay-sts", "pod-identity-agent"):
         if pid_alive(running.get(name)) and not quiet:
             say(f"stopping {name} (pid {running[name]})")
         stop_pid(running.get(name), name, grace=10)

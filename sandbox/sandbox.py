@@ -460,6 +460,8 @@ def start_webhook(settings: Settings) -> dict:
             "--kubeconfig", settings.kubeconfig, "--region", settings.region, "--cert-dir", cert_dir]
     if settings.real_nodes:
         argv += ["--ca-bundle-host-path", public_ca]
+    # EKS Pod Identity: pods of a ServiceAccount with an association get the agent's container credentials
+    argv += ["--pod-identity-endpoint", settings.aws_url, "--cluster", settings.cluster]
     say(f"starting the pod identity webhook (EMULATION) on https://{HOST}:{settings.webhook_port} (log: {settings.log('webhook')})")
     proc = start_process(settings, "webhook", argv, clean_env(), cwd=REPO)
     context = ssl.create_default_context(cafile=os.path.join(cert_dir, "ca.crt"))

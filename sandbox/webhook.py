@@ -73,6 +73,12 @@ DEFAULT_AUDIENCE = "sts.amazonaws.com"
 DEFAULT_TOKEN_EXPIRATION = 86400
 MIN_TOKEN_EXPIRATION = 600  # kube-apiserver's minimum for a projected token
 MOUNT_PATH = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+# EKS Pod Identity: what EKS injects for a ServiceAccount that has a pod identity association
+POD_IDENTITY_URI = "http://169.254.170.23/v1/credentials"
+POD_IDENTITY_AUDIENCE = "pods.eks.amazonaws.com"
+POD_IDENTITY_VOLUME = "eks-pod-identity-token"
+POD_IDENTITY_MOUNT_PATH = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount"
+POD_IDENTITY_TOKEN_PATH = "eks-pod-identity-token"
 # SANDBOX-ONLY: where injected containers find the sandbox CA (a hostPath of the node's CA directory)
 CA_VOLUME_NAME = "tracing-xray-sandbox-ca"
 CA_MOUNT_PATH = "/var/run/secrets/tracing-xray-sandbox"
@@ -115,12 +121,14 @@ class Injector:
 
     def __init__(self, region: str, extra_env: dict[str, str] | None = None, audience: str = DEFAULT_AUDIENCE,
                  token_expiration: int = DEFAULT_TOKEN_EXPIRATION, regional_sts: bool = True,
-                 ca_bundle_host_path: str | None = None) -> None:
+                 ca_bundle_host_path: str | None = None, pod_identity=None) -> None:
         self.region = region
         self.extra_env = dict(extra_env or {})
         # SANDBOX-ONLY: the sandbox CA (a file on the node) mounted into injected containers as AWS_CA_BUNDLE, so SDKs
         # trust the TLS relay that cluster DNS puts in front of the sandbox's STS
         self.ca_bundle_host_path = ca_bundle_host_path
+        # ``pod_identity(namespace, service_account)`` -> the EKS Pod Identity association or None (None: not looked up)
+        self.pod_identity = pod_identity
         self.audience = audience
         self.token_expiration = max(int(token_expiration), MIN_TOKEN_EXPIRATION)
         self.regional_sts = regional_sts
@@ -193,7 +201,7 @@ class Injector:
             return []
         settings = self.settings(pod, service_account)
         if settings is None:
-            return []
+            return pod_identity_patch(self, pod)
         spec = pod.get("spec") or {}
         token_file = self.token_file(pod)
         ops: list[dict] = []
@@ -223,12 +231,66 @@ class Injector:
         return ops
 
 
+def pod_identity_patch(injector: Injector, pod: dict) -> list[dict]:
+    """EKS Pod Identity: container credentials from the node's agent, authorised by a projected token (audience
+    pods.eks.amazonaws.com), for pods whose ServiceAccount has an association (and no IRSA role annotation)."""
+    if injector.pod_identity is None:
+        return []
+    meta = pod.get("metadata") or {}
+    association = injector.pod_identity(meta.get("namespace") or "default", service_account_name(pod))
+    if not association:
+        return []
+    spec = pod.get("spec") or {}
+    skip = {n.strip() for n in (meta.get("annotations") or {}).get(SKIP_CONTAINERS_ANNOTATION, "").split(",") if n.strip()}
+    token_file = f"{POD_IDENTITY_MOUNT_PATH}/{POD_IDENTITY_TOKEN_PATH}"
+    ops: list[dict] = []
+    for kind in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(kind) or []):
+            if container.get("name") in skip:
+                continue
+            names = {entry.get("name") for entry in container.get("env") or []}
+            add = []
+            if not names & {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"}:
+                add += [{"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": POD_IDENTITY_URI},
+                        {"name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "value": token_file}]
+            if injector.region and not names & {"AWS_REGION", "AWS_DEFAULT_REGION"}:
+                add += [{"name": "AWS_DEFAULT_REGION", "value": injector.region}, {"name": "AWS_REGION", "value": injector.region}]
+            if not add:
+                continue
+            base = f"/spec/{kind}/{index}"
+            ops += _append_ops(f"{base}/env", container.get("env"), add)
+            if not any(m.get("name") == POD_IDENTITY_VOLUME for m in container.get("volumeMounts") or []):
+                ops += _append_ops(f"{base}/volumeMounts", container.get("volumeMounts"),
+                                   [{"name": POD_IDENTITY_VOLUME, "readOnly": True, "mountPath": POD_IDENTITY_MOUNT_PATH}])
+    if ops and not any(v.get("name") == POD_IDENTITY_VOLUME for v in spec.get("volumes") or []):
+        ops += _append_ops("/spec/volumes", spec.get("volumes"), [{"name": POD_IDENTITY_VOLUME, "projected": {"sources": [
+            {"serviceAccountToken": {"audience": POD_IDENTITY_AUDIENCE, "expirationSeconds": DEFAULT_TOKEN_EXPIRATION,
+                                     "path": POD_IDENTITY_TOKEN_PATH}}]}}])
+    return ops
+
+
 def _append_ops(path: str, current: list | None, items: list) -> list[dict]:
     if not items:
         return []
     if current is None:  # absent (an empty list is present: append to it)
         return [{"op": "add", "path": path, "value": items}]
     return [{"op": "add", "path": f"{path}/-", "value": item} for item in items]
+
+
+def association_lookup(endpoint_url: str, region: str, cluster: str):
+    """``(namespace, service_account) -> association | None`` from the sandbox AWS endpoint (its admin hook, EMULATION
+    internals: EKS's own webhook reads the association in the control plane)."""
+    def lookup(namespace: str, service_account: str) -> dict | None:
+        query = urllib.parse.urlencode({"region": region, "cluster": cluster, "namespace": namespace,
+                                        "serviceAccount": service_account})
+        try:
+            with urllib.request.urlopen(f"{endpoint_url}/_sandbox/pod-identity-association?{query}", timeout=3) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return None
+            raise
+    return lookup
 
 
 def service_account_name(pod: dict) -> str:
@@ -251,6 +313,7 @@ def review(body: dict, injector: Injector, lookup) -> dict:
     sa_name = service_account_name(pod)
     meta = pod.get("metadata") or {}
     pod_name = meta.get("name") or (meta.get("generateName") or "") + "*"
+    pod = dict(pod, metadata=dict(meta, namespace=namespace))
     ops = injector.patch(pod, lookup(namespace, sa_name))
     if ops:
         response["patchType"] = "JSONPatch"
@@ -602,6 +665,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="SANDBOX-ONLY: also add this variable to injected containers (repeatable)")
     parser.add_argument("--ca-bundle-host-path", help="SANDBOX-ONLY: a CA file on the node (named ca.crt) mounted into "
                         "injected containers as AWS_CA_BUNDLE")
+    parser.add_argument("--pod-identity-endpoint", help="SANDBOX: the AWS endpoint whose EKS Pod Identity associations "
+                        "decide Pod Identity injection (with --cluster)")
+    parser.add_argument("--cluster", help="the EKS cluster name (with --pod-identity-endpoint)")
     parser.add_argument("--sts-regional-endpoints", choices=("true", "false"), default="true",
                         help="inject AWS_STS_REGIONAL_ENDPOINTS=regional unless the SA says otherwise (EKS: true)")
     parser.add_argument("--token-audience", default=DEFAULT_AUDIENCE)
@@ -621,7 +687,9 @@ def main(argv: list[str] | None = None) -> int:
     _, cert_file, key_file = make_certs(args.cert_dir)
     injector = Injector(args.region, dict(args.extra_env), audience=args.token_audience,
                         token_expiration=args.token_expiration, regional_sts=args.sts_regional_endpoints == "true",
-                        ca_bundle_host_path=args.ca_bundle_host_path)
+                        ca_bundle_host_path=args.ca_bundle_host_path,
+                        pod_identity=association_lookup(args.pod_identity_endpoint, args.region, args.cluster)
+                        if args.pod_identity_endpoint and args.cluster else None)
     server = WebhookServer(args.port, injector, ServiceAccountCache(client.service_account, ttl=args.cache_seconds),
                            cert_file, key_file)
 

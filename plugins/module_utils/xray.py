@@ -264,6 +264,7 @@ RULE_FIELDS = {
     "url_path": "URLPath",
     "version": "Version",
     "attributes": "Attributes",
+    "sampling_rate_boost": "SamplingRateBoost",
 }
 
 
@@ -289,6 +290,12 @@ def rule_values_equal(field, current, desired):
         return math.isclose(float(current), float(desired), rel_tol=0.0, abs_tol=1e-9)
     if field == "Attributes":
         return dict(current or {}) == dict(desired or {})
+    if field == "SamplingRateBoost":
+        if not current or not desired:
+            return not current and not desired
+        return rule_values_equal("MaxRate", current.get("MaxRate"), desired.get("MaxRate")) and current.get(
+            "CooldownWindowMinutes"
+        ) == desired.get("CooldownWindowMinutes")
     return current == desired
 
 

@@ -12,6 +12,7 @@ Pure functions, no AWS calls: the modules fetch with ``module_utils.xray`` and s
 - ``summarize_graph()``: GetServiceGraph ``Services`` -> per-service and per-edge summaries (requests,
   ok/error/throttle/fault counts and percentages, requests per minute, average and percentile latency).
 - ``summarize_traces()``: GetTraceSummaries ``TraceSummaries`` -> counts, rates, duration percentiles.
+- ``combine_graphs()``: several ``Services`` lists (trace retrievals) -> one, reference IDs made consistent.
 """
 
 from __future__ import annotations
@@ -185,6 +186,25 @@ def finish_counts(counts, histogram, minutes, percentiles):
         "average_latency_ms": _ms(counts["total_response_time"] / requests) if requests else None,
         "latency_ms": {pct_key(p): _ms(histogram_percentile(histogram, p)) for p in percentiles},
     }
+
+
+def combine_graphs(graphs):
+    """One ``Services`` list from several graphs (for example one per trace retrieval).
+
+    Reference IDs are only unique within one graph: every node gets a new one shared by the nodes of the same
+    name and type in all graphs, edges are renumbered with it, so ``summarize_graph`` adds them up as one node.
+    """
+    ids = {}
+    combined = []
+    for services in graphs:
+        local = {}
+        for service in services or []:
+            local[service.get("ReferenceId")] = ids.setdefault((service.get("Name"), service.get("Type")), len(ids))
+        for service in services or []:
+            copy = dict(service, ReferenceId=local[service.get("ReferenceId")])
+            copy["Edges"] = [dict(edge, ReferenceId=local.get(edge.get("ReferenceId"), -1)) for edge in service.get("Edges") or []]
+            combined.append(copy)
+    return combined
 
 
 def summarize_graph(services, start, end, merge_same_name=True, percentiles=DEFAULT_PERCENTILES):

@@ -89,6 +89,24 @@ options:
       - Matches attributes derived from the request, at most 5 entries; keys and values 1 to 32 characters.
       - The map replaces the rule's attributes; V({}) removes them all. Left unchanged when not set.
     type: dict
+  sampling_rate_boost:
+    description:
+      - Lets X-Ray raise the sampling rate of the rule for a while when it sees anomalies (errors, high latency)
+        in the sampled traffic (C(SamplingRateBoost)).
+      - Compared and updated as a whole. X-Ray's C(UpdateSamplingRule) cannot remove a boost; recreate the rule to
+        drop it. Not available on the built-in V(Default) rule.
+    type: dict
+    suboptions:
+      max_rate:
+        description:
+          - The highest temporary sampling rate a boost may apply, 0 to 1.
+        type: float
+        required: true
+      cooldown_window_minutes:
+        description:
+          - The window, in minutes (0 or more), in which at most one boost is triggered.
+        type: int
+        required: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -126,6 +144,13 @@ EXAMPLES = r"""
   tracing.xray.xray_sampling_rule:
     rule_name: back-end-checkout
     fixed_rate: 0.25
+
+- name: Sample up to half of the checkout requests for a while when X-Ray sees anomalies, at most once in 10 minutes
+  tracing.xray.xray_sampling_rule:
+    rule_name: back-end-checkout
+    sampling_rate_boost:
+      max_rate: 0.5
+      cooldown_window_minutes: 10
 
 - name: Tune the built-in default rule
   tracing.xray.xray_sampling_rule:
@@ -212,6 +237,21 @@ sampling_rule:
       returned: when the rule exists
       type: dict
       sample: {"tier": "gold"}
+    sampling_rate_boost:
+      description: The rule's sampling rate boost.
+      returned: when the rule has one
+      type: dict
+      contains:
+        max_rate:
+          description: The highest temporary sampling rate.
+          returned: always
+          type: float
+          sample: 0.5
+        cooldown_window_minutes:
+          description: The window in which at most one boost is triggered.
+          returned: always
+          type: int
+          sample: 10
     created_at:
       description: When the rule was created (ISO 8601).
       returned: when the rule exists and X-Ray reports it
@@ -317,6 +357,13 @@ def _problem(params):
         for key, value in attributes.items():
             if not 1 <= len(str(key)) <= ATTRIBUTE_MAX_LENGTH or value is None or not 1 <= len(str(value)) <= ATTRIBUTE_MAX_LENGTH:
                 return f"attributes entry {key!r}: keys and values must be 1 to {ATTRIBUTE_MAX_LENGTH} characters long"
+    boost = params["sampling_rate_boost"]
+    if boost is not None:
+        max_rate, cooldown = boost["max_rate"], boost["cooldown_window_minutes"]
+        if not 0 <= max_rate <= 1:
+            return f"sampling_rate_boost.max_rate={max_rate} is out of range: X-Ray allows 0 to 1 (a sampling rate)"
+        if cooldown < 0:
+            return f"sampling_rate_boost.cooldown_window_minutes={cooldown} is out of range: X-Ray allows 0 or more minutes"
     return validate_tags(params["tags"])
 
 
@@ -333,6 +380,8 @@ def _option_value(params, option):
         return {str(k): str(v) for k, v in value.items()}
     if option == "fixed_rate" and value is not None:
         return float(value)
+    if option == "sampling_rate_boost" and value is not None:
+        return {"MaxRate": float(value["max_rate"]), "CooldownWindowMinutes": int(value["cooldown_window_minutes"])}
     return value
 
 
@@ -415,6 +464,13 @@ def main():
         url_path=dict(type="str"),
         version=dict(type="int"),
         attributes=dict(type="dict"),
+        sampling_rate_boost=dict(
+            type="dict",
+            options=dict(
+                max_rate=dict(type="float", required=True),
+                cooldown_window_minutes=dict(type="int", required=True),
+            ),
+        ),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
     )

@@ -132,6 +132,11 @@ sampling_rules:
       returned: always
       type: dict
       sample: {"tier": "gold"}
+    sampling_rate_boost:
+      description: The rule's sampling rate boost (C(max_rate), C(cooldown_window_minutes)).
+      returned: when the rule has one
+      type: dict
+      sample: {"max_rate": 0.5, "cooldown_window_minutes": 10}
     created_at:
       description: When the rule was created (ISO 8601).
       returned: when X-Ray reports it

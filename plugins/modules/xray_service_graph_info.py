@@ -13,6 +13,8 @@ version_added: 0.1.0
 short_description: Read the AWS X-Ray service graph (service map) for a time window
 description:
   - Calls C(GetServiceGraph) for a time window (all pages), optionally for one X-Ray group, and summarises it.
+  - Under CloudWatch Transaction Search it can build the graph from every trace of the window instead of the indexed
+    share (O(transaction_search)).
   - Every service (node) and every edge (caller to callee) is returned with its request count, ok, error, throttle
     and fault counts and percentages, requests per minute over the window, average latency and latency percentiles
     computed from X-Ray's response time histograms.
@@ -63,6 +65,30 @@ options:
       - Also return the C(Services) of the response (snake_case), histograms included.
     type: bool
     default: false
+  transaction_search:
+    description:
+      - With CloudWatch Transaction Search (trace segment destination V(CloudWatchLogs)) C(GetServiceGraph) only sees
+        the indexed share of the traces (1 % by default), see M(tracing.xray.xray_indexing_rule).
+      - V(ignore) reads C(GetServiceGraph) whatever the destination.
+      - V(auto) reads the destination (C(GetTraceSegmentDestination)); with V(CloudWatchLogs) the graph is built from
+        every trace of the window instead - the trace IDs of the spans in the CloudWatch Logs log group C(aws/spans)
+        (C(logs:FilterLogEvents)), retrieved with C(StartTraceRetrieval) and C(GetRetrievedTracesGraph). Without
+        permission to read the destination it warns and reads C(GetServiceGraph).
+      - V(retrieve) always builds the graph from the retrieved traces.
+      - Retrieval has no group filter; with O(group_name) or O(group_arn) the module reads C(GetServiceGraph).
+    type: str
+    choices: [ignore, auto, retrieve]
+    default: ignore
+  max_retrieved_traces:
+    description:
+      - Retrieve at most this many traces (the oldest of the window first); 100 per C(StartTraceRetrieval).
+    type: int
+    default: 1000
+  retrieval_timeout:
+    description:
+      - Seconds to wait for the trace retrievals to complete.
+    type: int
+    default: 120
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -70,6 +96,8 @@ extends_documentation_fragment:
 notes:
   - Response times in X-Ray are seconds; this module reports milliseconds (C(_ms) fields).
   - Percentiles are nearest-rank values of the histograms X-Ray returns, so they are as coarse as its buckets.
+  - Permissions - C(xray:GetServiceGraph); with O(transaction_search) also C(xray:GetTraceSegmentDestination),
+    C(logs:FilterLogEvents) on C(aws/spans), C(xray:StartTraceRetrieval) and C(xray:GetRetrievedTracesGraph).
 seealso:
   - module: tracing.xray.xray_trace_summary_info
   - module: tracing.xray.xray_group_info
@@ -93,6 +121,12 @@ EXAMPLES = r"""
     end_time: "2026-01-31T12:30:00Z"
     percentiles: [50, 95, 99.9]
   register: slow
+
+- name: The service map of every trace, also under Transaction Search (not just the indexed 1 %)
+  tracing.xray.xray_service_graph_info:
+    transaction_search: auto
+    window_minutes: 5
+  register: full
 
 - name: Fail when the front end calls the back end with more than 1 % faults
   ansible.builtin.assert:
@@ -275,6 +309,26 @@ edges:
       description: Response time percentiles of the calls in milliseconds.
       returned: always
       type: dict
+source:
+  description: Where the graph comes from, V(GetServiceGraph) or V(GetRetrievedTracesGraph) (Transaction Search).
+  returned: always
+  type: str
+  sample: GetServiceGraph
+trace_segment_destination:
+  description: The trace segment destination read with O(transaction_search=auto).
+  returned: when O(transaction_search=auto) and the destination could be read
+  type: str
+  sample: CloudWatchLogs
+retrieved_traces:
+  description: How many traces the retrieved graph is built from.
+  returned: when RV(source=GetRetrievedTracesGraph)
+  type: int
+  sample: 240
+retrieval_truncated:
+  description: Whether the window had more traces than O(max_retrieved_traces).
+  returned: when RV(source=GetRetrievedTracesGraph)
+  type: bool
+  sample: false
 raw_services:
   description: The C(Services) of the response in snake_case, when O(include_raw=true).
   returned: when O(include_raw=true)
@@ -295,12 +349,59 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_paginate
+from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_retry
+from ansible_collections.tracing.xray.plugins.module_utils.xray_account import RetrievalError
+from ansible_collections.tracing.xray.plugins.module_utils.xray_account import get_destination
+from ansible_collections.tracing.xray.plugins.module_utils.xray_account import retrieve_graph
+from ansible_collections.tracing.xray.plugins.module_utils.xray_account import spans_trace_ids
 from ansible_collections.tracing.xray.plugins.module_utils.xray_stats import WindowError
+from ansible_collections.tracing.xray.plugins.module_utils.xray_stats import combine_graphs
 from ansible_collections.tracing.xray.plugins.module_utils.xray_stats import iso
 from ansible_collections.tracing.xray.plugins.module_utils.xray_stats import resolve_window
 from ansible_collections.tracing.xray.plugins.module_utils.xray_stats import summarize_graph
+
+POLL_INTERVAL = 5
+
+
+def use_retrieval(module, client, result):
+    """Whether to build the graph from retrieved traces (Transaction Search) instead of GetServiceGraph."""
+    mode = module.params["transaction_search"]
+    if mode == "ignore":
+        return False
+    if module.params["group_name"] or module.params["group_arn"]:
+        module.warn("transaction_search: trace retrieval has no group filter; reading GetServiceGraph for the group")
+        return False
+    if mode == "retrieve":
+        return True
+    try:
+        destination = get_destination(client).get("Destination")
+    except (BotoCoreError, ClientError) as e:
+        module.warn(f"Could not read the trace segment destination ({e}); reading GetServiceGraph")
+        return False
+    result["trace_segment_destination"] = destination
+    return destination == "CloudWatchLogs"
+
+
+def retrieved_services(module, client, start, end, result):
+    """Services of the graph of every trace of the window in aws/spans (StartTraceRetrieval + GetRetrievedTracesGraph)."""
+    params = module.params
+    try:
+        logs = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
+        trace_ids, truncated = xray_retry()(spans_trace_ids)(logs, start, end, params["max_retrieved_traces"])
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(e, msg="Failed to read the trace IDs of the window from the CloudWatch Logs log group aws/spans (FilterLogEvents)")
+    try:
+        graphs = retrieve_graph(client, trace_ids, start, end, params["retrieval_timeout"], POLL_INTERVAL, sleep=time.sleep) if trace_ids else []
+    except RetrievalError as e:
+        module.fail_json(msg=f"Failed to retrieve the traces of the window: {e}; raise retrieval_timeout or lower max_retrieved_traces")
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(e, msg="Failed to retrieve X-Ray traces (StartTraceRetrieval/GetRetrievedTracesGraph)")
+    result.update(source="GetRetrievedTracesGraph", retrieved_traces=len(trace_ids), retrieval_truncated=truncated)
+    return combine_graphs(graphs)
 
 
 def main():
@@ -313,6 +414,9 @@ def main():
         merge_same_name=dict(type="bool", default=True),
         percentiles=dict(type="list", elements="float", default=[50, 90, 99]),
         include_raw=dict(type="bool", default=False),
+        transaction_search=dict(type="str", choices=["ignore", "auto", "retrieve"], default="ignore"),
+        max_retrieved_traces=dict(type="int", default=1000),
+        retrieval_timeout=dict(type="int", default=120),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -329,6 +433,10 @@ def main():
         module.fail_json(msg=f"percentiles must each be greater than 0 and at most 100, got {bad}")
     if params["group_name"] == "" or params["group_arn"] == "":
         module.fail_json(msg="group_name and group_arn must not be empty: leave both unset for every trace")
+    if params["max_retrieved_traces"] < 1:
+        module.fail_json(msg=f"max_retrieved_traces={params['max_retrieved_traces']} is out of range: give 1 or more")
+    if params["retrieval_timeout"] < 0:
+        module.fail_json(msg=f"retrieval_timeout={params['retrieval_timeout']} is out of range: give 0 or more seconds")
 
     request = {"StartTime": start, "EndTime": end}
     if params["group_name"]:
@@ -337,15 +445,20 @@ def main():
         request["GroupARN"] = params["group_arn"]
 
     client = xray_client(module)
-    try:
-        response = xray_paginate(client, "get_service_graph", **request)
-    except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(e, msg="Failed to read the X-Ray service graph (GetServiceGraph)")
+    result = dict(changed=False, source="GetServiceGraph")
+    retrieve = use_retrieval(module, client, result)
+    if retrieve:
+        raw = retrieved_services(module, client, start, end, result)
+        response = {}
+    else:
+        try:
+            response = xray_paginate(client, "get_service_graph", **request)
+        except (BotoCoreError, ClientError) as e:
+            module.fail_json_aws(e, msg="Failed to read the X-Ray service graph (GetServiceGraph)")
+        raw = response.get("Services", [])
 
-    raw = response.get("Services", [])
     services, edges = summarize_graph(raw, start, end, merge_same_name=params["merge_same_name"], percentiles=params["percentiles"])
-    result = dict(
-        changed=False,
+    result.update(
         start_time=iso(start),
         end_time=iso(end),
         window_minutes=round((end - start) / 60.0, 3),

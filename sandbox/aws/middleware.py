@@ -289,6 +289,18 @@ class SandboxIdentityMiddleware:
                 return _json(start_response, 200, calls(query.get("action"), query.get("access_key_id"), since))
             if method == "DELETE":
                 return _json(start_response, 200, {"cleared": clear_calls()})
+        elif route == "/_sandbox/pod-identity-association":
+            # for the sandbox's pod identity webhook and agent (EMULATION internals): the association of a ServiceAccount
+            if method == "GET":
+                missing = [k for k in ("region", "cluster", "namespace", "serviceAccount") if not query.get(k)]
+                if missing:
+                    return _json(start_response, 400, {"error": f"missing query parameter(s): {', '.join(missing)}"})
+                found = eks_pod_identity.find_association(_account_id(environ, None), query["region"], query["cluster"],
+                                                          query["namespace"], query["serviceAccount"])
+                if not found:
+                    return _json(start_response, 404, {"error": "no pod identity association for "
+                                                                f"{query['namespace']}/{query['serviceAccount']}"})
+                return _json(start_response, 200, found)
         elif route == "/_sandbox/sessions":
             if method == "GET":
                 return _json(start_response, 200, sts_web_identity.sessions())

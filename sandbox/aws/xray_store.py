@@ -19,7 +19,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+from .xray_account import (
+    DEFAULT_INDEXING_PERCENTAGE,
+    MAX_POLICY_BYTES,
+    MAX_RESOURCE_POLICIES,
+    POLICY_NAME,
+    PolicyError,
+    lockout_problem,
+    logs_policy_problem,
+    parse_policy,
+)
 
 # The X-Ray APIs this sandbox adds to (or replaces in) moto. Reported in aws.json as "emulated".
 EMULATED_APIS = [
@@ -41,10 +52,23 @@ EMULATED_APIS = [
     "GetServiceGraph",
     "GetTraceGraph",
     "GetTraceSummaries",
+    "UpdateTraceSegmentDestination",
+    "GetTraceSegmentDestination",
+    "GetIndexingRules",
+    "UpdateIndexingRule",
+    "PutResourcePolicy",
+    "ListResourcePolicies",
+    "DeleteResourcePolicy",
+    "StartTraceRetrieval",
+    "ListRetrievedTraces",
+    "GetRetrievedTracesGraph",
+    "CancelTraceRetrieval",
 ]
 
 DEFAULT_PAGE_SIZE = 5
 DEFAULT_ENCRYPTION_DELAY = 1.0
+DEFAULT_DESTINATION_DELAY = 1.0  # seconds UpdateTraceSegmentDestination stays PENDING
+DEFAULT_RETRIEVAL_DELAY = 0.5  # seconds a trace retrieval stays RUNNING
 
 MAX_TAGS = 50
 MAX_GROUPS = 25  # user groups per region (Default not counted); AWS service quota
@@ -229,6 +253,16 @@ def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
+class LogsAccess(Protocol):
+    """What the store needs from CloudWatch Logs (moto's logs backend, see ``xray_responses``)."""
+
+    def resource_policies(self) -> list[tuple[str, str]]: ...  # (name, document) of every logs resource policy
+
+    def spans_group_exists(self) -> bool: ...
+
+    def ensure_spans_group(self, kms_key_id: str | None) -> None: ...
+
+
 # --- the store ---------------------------------------------------------------------------------------------
 
 
@@ -242,12 +276,16 @@ class XRayStore:
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
         encryption_delay: float = DEFAULT_ENCRYPTION_DELAY,
+        destination_delay: float = DEFAULT_DESTINATION_DELAY,
+        retrieval_delay: float = DEFAULT_RETRIEVAL_DELAY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.account_id = account_id
         self.region = region
         self.page_size = max(1, int(page_size))
         self.encryption_delay = max(0.0, float(encryption_delay))
+        self.destination_delay = max(0.0, float(destination_delay))
+        self.retrieval_delay = max(0.0, float(retrieval_delay))
         self.clock = clock
         self.lock = threading.RLock()
         now = clock()
@@ -282,6 +320,16 @@ class XRayStore:
         }
         self.tags: dict[str, dict[str, str]] = {}
         self.encryption: dict[str, Any] = {"Type": "NONE", "Status": "ACTIVE", "UpdatedAt": now}
+        # Transaction Search and resource policies (see the section at the end of the class).
+        self.destination: dict[str, Any] = {"Destination": "XRay", "Status": "ACTIVE", "UpdatedAt": now}
+        self.indexing_rules: dict[str, dict[str, Any]] = {
+            DEFAULT_NAME: {"Name": DEFAULT_NAME, "ModifiedAt": now, "Percentage": DEFAULT_INDEXING_PERCENTAGE}
+        }
+        self.resource_policies: dict[str, dict[str, Any]] = {}
+        self.policy_revisions = 0
+        self.retrievals: dict[str, dict[str, Any]] = {}
+        # Traces ingested while the destination was CloudWatchLogs: trace id -> in the indexed share.
+        self.span_traces: dict[str, bool] = {}
 
     # --- ARNs -------------------------------------------------------------------------------------------
     def group_arn(self, name: str) -> str:
@@ -651,3 +699,202 @@ class XRayStore:
     def get_encryption_config(self, params: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             return {"EncryptionConfig": self._encryption_view()}
+
+    # --- Transaction Search: trace segment destination and indexing rules ------------------------------------
+    def _destination_view(self) -> dict[str, Any]:
+        dest = self.destination
+        if dest["Status"] == "PENDING" and self.clock() - dest["UpdatedAt"] >= self.destination_delay:
+            dest["Status"] = "ACTIVE"
+        return {"Destination": dest["Destination"], "Status": dest["Status"]}
+
+    def get_trace_segment_destination(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            return self._destination_view()
+
+    def update_trace_segment_destination(self, params: dict[str, Any], logs: LogsAccess | None = None) -> dict[str, Any]:
+        """XRay <-> CloudWatchLogs; PENDING for ``destination_delay`` seconds, then ACTIVE.
+
+        CloudWatchLogs needs a CloudWatch Logs resource policy letting xray.amazonaws.com write ``aws/spans``
+        (AccessDeniedException otherwise). A change while the previous one is PENDING is refused.
+        """
+        with self.lock:
+            destination = _get_str(params, "Destination", "destination")
+            if destination is not None and destination not in ("XRay", "CloudWatchLogs"):
+                raise _constraint(destination, "destination", "Member must satisfy enum value set: [XRay, CloudWatchLogs]")
+            config = _get_dict(params, "CloudWatchLogsConfiguration", "cloudWatchLogsConfiguration")
+            kms_key_id = None
+            if config is not None:
+                kms_key_id = _get_str(config, "SpansLogGroupKmsKeyId", "cloudWatchLogsConfiguration.spansLogGroupKmsKeyId", min_len=1, max_len=256)
+                if destination != "CloudWatchLogs":
+                    raise invalid("CloudWatchLogsConfiguration can only be given with Destination CloudWatchLogs")
+                if kms_key_id is not None and not re.match(r"^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/[0-9a-fA-F\-]{36}$", kms_key_id):
+                    raise invalid(f"Invalid SpansLogGroupKmsKeyId '{kms_key_id}': give the ARN of a KMS key (key IDs and alias ARNs are not supported)")
+            current = self._destination_view()
+            if destination is None or (destination == current["Destination"] and kms_key_id is None):
+                return current
+            if current["Status"] == "PENDING":
+                raise invalid(f"The trace segment destination is being updated to {current['Destination']} (PENDING): retry when it is ACTIVE")
+            if destination == "CloudWatchLogs":
+                problem = logs_policy_problem(logs.resource_policies() if logs else [], self.region, self.account_id)
+                if problem:
+                    raise XRayApiError("AccessDeniedException", problem, status=403)
+                if kms_key_id is not None and logs is not None and logs.spans_group_exists():
+                    raise invalid("The log group aws/spans already exists: call UpdateTraceSegmentDestination without SpansLogGroupKmsKeyId")
+                if logs is not None:
+                    logs.ensure_spans_group(kms_key_id)
+            if destination == current["Destination"]:
+                return current
+            self.destination = {"Destination": destination, "Status": "PENDING", "UpdatedAt": self.clock()}
+            return self._destination_view()
+
+    @property
+    def spans_to_logs(self) -> bool:
+        """Whether PutTraceSegments goes to CloudWatch Logs now (from the moment the update is accepted)."""
+        return self.destination["Destination"] == "CloudWatchLogs"
+
+    def indexing_percentage(self) -> float:
+        return float(self.indexing_rules[DEFAULT_NAME]["Percentage"])
+
+    @staticmethod
+    def _public_indexing_rule(rule: dict[str, Any]) -> dict[str, Any]:
+        pct = rule["Percentage"]
+        return {
+            "Name": rule["Name"],
+            "ModifiedAt": rule["ModifiedAt"],
+            "Rule": {"Probabilistic": {"DesiredSamplingPercentage": pct, "ActualSamplingPercentage": pct}},
+        }
+
+    def get_indexing_rules(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            token = _get_str(params, "NextToken", "nextToken")
+            items = [self._public_indexing_rule(r) for r in self.indexing_rules.values()]
+            page, nxt = paginate("indexing-rules", items, token, 10, lambda r: (r["Name"],))
+            out: dict[str, Any] = {"IndexingRules": page}
+            if nxt:
+                out["NextToken"] = nxt
+            return out
+
+    def update_indexing_rule(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            name = _get_str(params, "Name", "name", required=True)
+            rule = _get_dict(params, "Rule", "rule", required=True)
+            assert name is not None and rule is not None
+            if set(rule) != {"Probabilistic"}:
+                raise invalid("Rule must set exactly one member: Probabilistic")
+            probabilistic = _get_dict(rule, "Probabilistic", "rule.probabilistic", required=True)
+            assert probabilistic is not None
+            pct = _get_float(probabilistic, "DesiredSamplingPercentage", "rule.probabilistic.desiredSamplingPercentage", required=True, minimum=0, maximum=100)
+            stored = self.indexing_rules.get(name)
+            if stored is None:
+                raise XRayApiError("ResourceNotFoundException", f"Indexing rule {name} not found", status=404, ResourceName=name)
+            stored["Percentage"] = pct
+            stored["ModifiedAt"] = self.clock()
+            return {"IndexingRule": self._public_indexing_rule(stored)}
+
+    # --- resource policies ------------------------------------------------------------------------------------
+    def put_resource_policy(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Checks, in this order: name, size (PolicySizeLimitExceeded), document (MalformedPolicyDocument),
+        revision (InvalidPolicyRevisionId), count (PolicyCountLimitExceeded), lockout (LockoutPrevention)."""
+        with self.lock:
+            name = _get_str(params, "PolicyName", "policyName", required=True, min_len=1, max_len=128)
+            document = _get_str(params, "PolicyDocument", "policyDocument", required=True)
+            revision = _get_str(params, "PolicyRevisionId", "policyRevisionId")
+            bypass = _get_bool(params, "BypassPolicyLockoutCheck", "bypassPolicyLockoutCheck")
+            assert name is not None and document is not None
+            if not POLICY_NAME.match(name):
+                raise _constraint(name, "policyName", "Member must satisfy regular expression pattern: [\\w+=,.@-]+")
+            size = len(document.encode("utf-8"))
+            if size > MAX_POLICY_BYTES:
+                raise XRayApiError("PolicySizeLimitExceededException", f"The policy document is {size} bytes: the limit is {MAX_POLICY_BYTES} bytes (5 KB)")
+            try:
+                policy = parse_policy(document)
+            except PolicyError as exc:
+                raise XRayApiError("MalformedPolicyDocumentException", str(exc)) from None
+            current = self.resource_policies.get(name)
+            if revision is not None:
+                if revision == "0" and current is not None:
+                    raise XRayApiError("InvalidPolicyRevisionIdException", f"A resource policy named {name} already exists (PolicyRevisionId 0 creates only)")
+                if revision != "0" and (current is None or current["PolicyRevisionId"] != revision):
+                    latest = current["PolicyRevisionId"] if current else "none"
+                    raise XRayApiError(
+                        "InvalidPolicyRevisionIdException", f"PolicyRevisionId {revision} does not match the latest revision of {name} ({latest})"
+                    )
+            if current is None and len(self.resource_policies) >= MAX_RESOURCE_POLICIES:
+                raise XRayApiError(
+                    "PolicyCountLimitExceededException",
+                    f"The account already has {MAX_RESOURCE_POLICIES} resource policies, the maximum: delete one first",
+                )
+            if not bypass:
+                problem = lockout_problem(policy, self.account_id)
+                if problem:
+                    raise XRayApiError("LockoutPreventionException", problem)
+            self.policy_revisions += 1
+            stored = {"PolicyName": name, "PolicyDocument": document, "PolicyRevisionId": str(self.policy_revisions), "LastUpdatedTime": self.clock()}
+            self.resource_policies[name] = stored
+            return {"ResourcePolicy": dict(stored)}
+
+    def list_resource_policies(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            token = _get_str(params, "NextToken", "nextToken", min_len=1, max_len=100)
+            items = [dict(p) for p in self.resource_policies.values()]
+            page, nxt = paginate("resource-policies", items, token, MAX_RESOURCE_POLICIES, lambda p: (p["PolicyName"],))
+            out: dict[str, Any] = {"ResourcePolicies": page}
+            if nxt:
+                out["NextToken"] = nxt
+            return out
+
+    def delete_resource_policy(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            name = _get_str(params, "PolicyName", "policyName", required=True, min_len=1, max_len=128)
+            revision = _get_str(params, "PolicyRevisionId", "policyRevisionId")
+            current = self.resource_policies.get(name)  # type: ignore[arg-type]
+            if current is None:
+                raise invalid(f"Resource policy {name} not found")
+            if revision is not None and revision != current["PolicyRevisionId"]:
+                raise XRayApiError(
+                    "InvalidPolicyRevisionIdException",
+                    f"PolicyRevisionId {revision} does not match the latest revision of {name} ({current['PolicyRevisionId']})",
+                )
+            del self.resource_policies[name]  # type: ignore[arg-type]
+            return {}
+
+    # --- trace retrieval (Transaction Search) -------------------------------------------------------------------
+    def start_trace_retrieval(self, params: dict[str, Any], start: float, end: float) -> dict[str, Any]:
+        with self.lock:
+            trace_ids = _get_list(params, "TraceIds", "traceIds", required=True)
+            assert trace_ids is not None
+            if len(trace_ids) > 100:
+                raise _constraint(len(trace_ids), "traceIds", "Member must have length less than or equal to 100")
+            for index, trace_id in enumerate(trace_ids, start=1):
+                if not isinstance(trace_id, str) or not 1 <= len(trace_id) <= 35:
+                    raise _constraint(trace_id, f"traceIds.{index}.member", "Member must have length between 1 and 35")
+            if end < start:
+                raise invalid("EndTime must not be earlier than StartTime")
+            token = base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
+            self.retrievals[token] = {
+                "TraceIds": list(dict.fromkeys(trace_ids)),
+                "StartTime": start,
+                "EndTime": end,
+                "Created": self.clock(),
+                "Cancelled": False,
+            }
+            return {"RetrievalToken": token}
+
+    def retrieval(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """(the retrieval named by RetrievalToken, its status); ResourceNotFoundException for an unknown token."""
+        token = _get_str(params, "RetrievalToken", "retrievalToken", required=True, max_len=1020)
+        record = self.retrievals.get(token)  # type: ignore[arg-type]
+        if record is None:
+            raise XRayApiError("ResourceNotFoundException", "Retrieval token not found", status=404, ResourceName=str(token))
+        if record["Cancelled"]:
+            return record, "CANCELLED"
+        if self.clock() - record["Created"] < self.retrieval_delay:
+            return record, "RUNNING"
+        return record, "COMPLETE"
+
+    def cancel_trace_retrieval(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            record, status = self.retrieval(params)
+            if status != "COMPLETE":
+                record["Cancelled"] = True
+            return {}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -169,5 +171,144 @@ def test_bad_input_fails_before_any_change(role, xray, variables, words):
             assert word in text, f"{word!r} not in the failure\n{run.explain()}"
         assert group_names(xray) == before_groups
         assert rules(xray) == before_rules
+    finally:
+        delete_quietly(xray, [first["name"]])
+
+
+# --- resource policies, Transaction Search and sampling rate boost as data ------------------------------------
+
+
+def policy_names(xray) -> set[str]:
+    return {p["PolicyName"] for page in xray.get_paginator("list_resource_policies").paginate() for p in page["ResourcePolicies"]}
+
+
+def destination(xray) -> str:
+    deadline = time.monotonic() + 30
+    while xray.get_trace_segment_destination()["Status"] != "ACTIVE" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return xray.get_trace_segment_destination()["Destination"]
+
+
+def indexing(xray) -> float:
+    return xray.get_indexing_rules()["IndexingRules"][0]["Rule"]["Probabilistic"]["DesiredSamplingPercentage"]
+
+
+SNS_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "SNSAccess", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": ["xray:PutTraceSegments"], "Resource": "*"}],
+}
+
+
+def test_account_resources_as_data(role, xray, aws_endpoint):
+    logs = boto3.client(
+        "logs",
+        endpoint_url=aws_endpoint["endpoint_url"],
+        region_name=aws_endpoint["region"],
+        aws_access_key_id=aws_endpoint["access_key_id"],
+        aws_secret_access_key=aws_endpoint["secret_access_key"],
+    )
+    account, region = aws_endpoint["account_id"], aws_endpoint["region"]
+    spans_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "xray.amazonaws.com"},
+                "Action": "logs:PutLogEvents",
+                "Resource": f"arn:aws:logs:{region}:{account}:log-group:aws/spans:*",
+            }
+        ],
+    }
+    prefix = f"tracing.xray-{CLUSTER}-"
+    ours = [f"{prefix}sns", f"{prefix}json"]
+    foreign = name("foreign-policy")  # no prefix: not ours
+    other_cluster = f"tracing.xray-{CLUSTER}x-sns"  # another cluster's prefix: not ours either
+    rule = name("boosted")
+    variables = {
+        "groups_sampling_rules": [
+            {"name": rule, "priority": 300, "fixed_rate": 0.1, "reservoir_size": 1, "sampling_rate_boost": {"max_rate": 0.5, "cooldown_window_minutes": 5}}
+        ],
+        "groups_resource_policies": [
+            {"name": "sns", "policy_document": SNS_POLICY},
+            {"name": "json", "policy_document": json.dumps(SNS_POLICY)},
+        ],
+        "groups_indexing_rules": [{"desired_sampling_percentage": 5}],
+        "groups_trace_segment_destination": {"destination": "CloudWatchLogs", "wait_timeout": 60},
+    }
+    logs.put_resource_policy(policyName="it-role-spans", policyDocument=json.dumps(spans_policy))
+    try:
+        check = role(variables, check=True)
+        assert check.rc == 0, check.explain()
+        assert not set(ours) & policy_names(xray) and destination(xray) == "XRay" and indexing(xray) == 1.0
+
+        run = role(variables)
+        assert run.rc == 0, run.explain()
+        assert set(ours) <= policy_names(xray)
+        assert destination(xray) == "CloudWatchLogs" and indexing(xray) == 5.0
+        assert rules(xray)[rule]["SamplingRateBoost"] == {"MaxRate": 0.5, "CooldownWindowMinutes": 5}
+
+        again = role(variables)
+        assert again.rc == 0, again.explain()
+        assert again.changed() == 0, f"second run changed something\n{again.explain()}"
+
+        xray.put_resource_policy(PolicyName=foreign, PolicyDocument=json.dumps(SNS_POLICY))
+        xray.put_resource_policy(PolicyName=other_cluster, PolicyDocument=json.dumps(SNS_POLICY))
+
+        gone = role({"groups_state": "absent"})
+        assert gone.rc == 0, gone.explain()
+        names = policy_names(xray)
+        assert not set(ours) & names, "our resource policies were not deleted"
+        assert {foreign, other_cluster} <= names, "a resource policy that is not ours was deleted"
+        assert rule not in rules(xray)
+        # Account settings stay unless asked for.
+        assert destination(xray) == "CloudWatchLogs" and indexing(xray) == 5.0
+
+        restore = role({"groups_state": "absent", "groups_restore_account_defaults": True})
+        assert restore.rc == 0, restore.explain()
+        assert destination(xray) == "XRay" and indexing(xray) == 1.0
+        assert {foreign, other_cluster} <= policy_names(xray)
+    finally:
+        for policy in [*ours, foreign, other_cluster]:
+            if policy in policy_names(xray):
+                xray.delete_resource_policy(PolicyName=policy)
+        delete_quietly(xray, rule_names=[rule])
+        if destination(xray) != "XRay":
+            xray.update_trace_segment_destination(Destination="XRay")
+            destination(xray)
+        xray.update_indexing_rule(Name="Default", Rule={"Probabilistic": {"DesiredSamplingPercentage": 1.0}})
+        logs.delete_resource_policy(policyName="it-role-spans")
+
+
+BIG_POLICY = {"Version": "2012-10-17", "Statement": [dict(SNS_POLICY["Statement"][0], Sid="s" * 5200)]}
+
+
+@pytest.mark.parametrize(
+    "variables, words",
+    [
+        ({"groups_sampling_rules": [{"name": name("b"), "priority": 1, "fixed_rate": 0.5, "reservoir_size": 1,
+                                     "sampling_rate_boost": {"max_rate": 2, "cooldown_window_minutes": 1}}]},
+         ["groups_sampling_rules[0]", "sampling_rate_boost.max_rate=2"]),
+        ({"groups_sampling_rules": [{"name": "Default", "sampling_rate_boost": {"max_rate": 0.5, "cooldown_window_minutes": 1}}]},
+         ["sampling_rate_boost", "Default"]),
+        ({"groups_resource_policies": [{"name": "big", "policy_document": BIG_POLICY}]}, ["groups_resource_policies[0]", "at most 5120"]),
+        ({"groups_resource_policies": [{"name": "np", "policy_document": {"Statement": [{"Effect": "Allow", "Action": "xray:*"}]}}]},
+         ["Principal"]),
+        ({"groups_resource_policies": [{"name": f"p{n}", "policy_document": SNS_POLICY} for n in range(6)]}, ["at most 5"]),
+        ({"groups_resource_policies": [{"name": "bad name", "policy_document": SNS_POLICY}]}, ["groups_resource_policies[0]", "128"]),
+        ({"groups_indexing_rules": [{"desired_sampling_percentage": 101}]}, ["groups_indexing_rules[0]", "0 to 100"]),
+        ({"groups_trace_segment_destination": {"destination": "S3"}}, ["destination", "XRay, CloudWatchLogs"]),
+    ],
+)
+def test_account_resources_bad_input_fails_before_any_change(role, xray, variables, words):
+    first = {"name": name("first2"), "filter_expression": "error = true"}
+    before_groups, before_rules, before_policies = group_names(xray), rules(xray), policy_names(xray)
+    try:
+        run = role(dict(variables, groups_xray_groups=[first]))
+        assert run.rc != 0, run.explain()
+        text = run.stdout + run.stderr
+        for word in words:
+            assert word in text, f"{word!r} not in the failure\n{run.explain()}"
+        assert group_names(xray) == before_groups and rules(xray) == before_rules and policy_names(xray) == before_policies
+        assert destination(xray) == "XRay" and indexing(xray) == 1.0
     finally:
         delete_quietly(xray, [first["name"]])

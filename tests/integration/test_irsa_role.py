@@ -3,8 +3,9 @@ ServiceAccount tokens carry the sandbox EKS cluster's issuer, and moto as IAM, S
 
 Every step goes through ``ansible-playbook`` with the sandbox inventory (``inventories/sandbox``); what the role
 reports is checked against what boto3 and the Kubernetes client read back. Names are unique per run and every
-test removes what it creates. moto's STS accepts any web identity token, so the doctor's evaluation of the
-trust policy against the token's claims is the real check here; the STS call below is EMULATION.
+test removes what it creates. The sandbox's STS (EMULATION, sandbox/aws/sts_web_identity.py) enforces what AWS
+does (signature against the published keys, provider, audience, expiry, trust policy); the doctor's evaluation of
+the trust policy against the token's claims is checked against it in tests/unit/sandbox.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def test_irsa_lifecycle(env, run_playbook, names):
     checked = play(env, run_playbook, SITE, names, check=True)
     assert checked.rc == 0 and checked.changed() == 0, checked.explain()
 
-    # 3. EMULATION: moto's STS hands out credentials for the real token (it would for any token).
+    # 3. EMULATION: the sandbox's enforcing STS hands out credentials for the real token and this trust policy.
     token = env["core"].create_namespaced_service_account_token(
         SA, ns, kubernetes.client.AuthenticationV1TokenRequest(spec=kubernetes.client.V1TokenRequestSpec(audiences=["sts.amazonaws.com"]))
     ).status.token

@@ -132,13 +132,13 @@ def sandbox_calls(sandbox, action: str, since: float) -> list[dict]:
         return json.loads(resp.read())
 
 
-def send_segment_to_node(sandbox) -> None:
+def send_segment_to_node(sandbox, port: int = 2000) -> None:
     """One segment to the node's port 2000 (portmap sends it to the daemon pod), as an SDK in a pod would."""
     now = time.time()
     segment = {"name": "it-probe", "id": secrets.token_hex(8), "trace_id": f"1-{int(now):08x}-{secrets.token_hex(12)}",
                "start_time": now, "end_time": now + 0.001}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.sendto(b'{"format": "json", "version": 1}\n' + json.dumps(segment).encode(), (sandbox["node_ip"], 2000))
+        sock.sendto(b'{"format": "json", "version": 1}\n' + json.dumps(segment).encode(), (sandbox["node_ip"], port))
 
 
 def traffic(namespace, count, rate, duration=120):
@@ -409,3 +409,53 @@ def test_chaos_deletes_real_back_end_pods_faults_show_and_recover(real, stack, r
     time.sleep(3)
     stats = edge(service_graph(sandbox, start, time.time() + 1), FRONT, BACK)
     assert stats.get("OkCount") == 40 and not stats.get("FaultStatistics", {}).get("TotalCount"), stats
+
+
+def test_pod_identity_mode_converges_and_its_daemon_pod_gets_credentials(real, run_playbook):
+    """irsa_mode=pod_identity: role trusting pods.eks.amazonaws.com + association (EMULATED EKS API); the webhook
+    injects the container-credentials settings; the agent (EMULATION, 169.254.170.23) exchanges the pod's token at
+    eks-auth (EMULATION); the daemon pod sends segments with that role's session."""
+    sandbox = real["sandbox"]
+    ns, role_name, port = f"it-pi-{SUFFIX}", f"xray-it-pi-{SUFFIX}", 2100
+    playbook = f"""
+- name: Pod Identity on the real node
+  hosts: all
+  gather_facts: false
+  vars:
+    xray_namespace: {ns}
+  tasks:
+    - name: Pod Identity (role, association, ServiceAccount)
+      ansible.builtin.include_role:
+        name: tracing.xray.irsa
+      vars:
+        irsa_mode: pod_identity
+        irsa_role_name: {role_name}
+    - name: Daemon
+      ansible.builtin.include_role:
+        name: tracing.xray.daemon
+      vars:
+        daemon_port: {port}
+        daemon_wait_delay: 1
+"""
+    try:
+        first = run_playbook(playbook, inventory=INVENTORY)
+        assert first.rc == 0, first.explain()
+        again = run_playbook(playbook, inventory=INVENTORY)
+        assert again.rc == 0 and again.changed() == 0, again.explain()
+        pod = next(p for p in real["core"].list_namespaced_pod(ns).items if p.spec.node_name == real["node"])
+        env = {e.name: e.value for e in pod.spec.containers[0].env}
+        assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "http://169.254.170.23/v1/credentials" and "AWS_ROLE_ARN" not in env
+        start = time.time() - 1
+        deadline = time.monotonic() + 60
+        calls = []
+        while time.monotonic() < deadline and not calls:
+            send_segment_to_node(sandbox, port)
+            time.sleep(2)
+            calls = sandbox_calls(sandbox, "PutTraceSegments", start)
+            calls = [c for c in calls if f":assumed-role/{role_name}/" in (c.get("principal_arn") or "")]
+        log = kubectl(real, "-n", ns, "logs", pod.metadata.name, check=False).stdout
+        assert calls, f"no PutTraceSegments by the pod identity role; daemon log:\n{log[-2000:]}"
+    finally:
+        cleanup = _role_play("cleanup", cleanup_roles=["daemon", "irsa"], cleanup_namespaces=[ns], xray_namespace=ns,
+                             xray_apps_namespace="it-none", irsa_mode="pod_identity", irsa_role_name=role_name)
+        assert run_playbook(cleanup, inventory=INVENTORY).rc == 0

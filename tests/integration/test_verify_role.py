@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 
+import boto3
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -199,3 +200,76 @@ def test_absent_removes_the_reports(aws_endpoint, traffic, run_playbook, tmp_pat
     run = run_playbook("playbooks/verify.yml", extra_vars=verify_vars(aws_endpoint, tmp_path, traffic["healthy"], verify_state="absent"))
     assert run.rc == 0, run.explain()
     assert [p.name for p in tmp_path.iterdir()] == ["unrelated.txt"]
+
+
+# --- Transaction Search: the map from every trace, not only the indexed share ----------------------------------
+
+
+def _spans_policy(aws_endpoint) -> str:
+    arn = f"arn:aws:logs:{aws_endpoint['region']}:{aws_endpoint['account_id']}:log-group:aws/spans:*"
+    statement = {"Effect": "Allow", "Principal": {"Service": "xray.amazonaws.com"}, "Action": "logs:PutLogEvents", "Resource": arn}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def _front_to_back(xray, count: int, front: str, back: str) -> None:
+    base = time.time() - 5
+    for n in range(count):
+        start = base + n * 0.05
+        trace_id = f"1-{int(start):08x}-{secrets.token_hex(12)}"
+        front_id, call_id, back_id = secrets.token_hex(8), secrets.token_hex(8), secrets.token_hex(8)
+        docs = [
+            {"trace_id": trace_id, "id": front_id, "name": front, "origin": "AWS::EKS::Container", "start_time": start, "end_time": start + 0.02,
+             "http": {"request": {"method": "GET", "url": f"http://{front}/"}, "response": {"status": 200}},
+             "subsegments": [{"id": call_id, "name": back, "namespace": "remote", "start_time": start + 0.005, "end_time": start + 0.015}]},
+            {"trace_id": trace_id, "id": back_id, "parent_id": call_id, "name": back, "origin": "AWS::EKS::Container",
+             "start_time": start + 0.006, "end_time": start + 0.014,
+             "http": {"request": {"method": "GET", "url": f"http://{back}/"}, "response": {"status": 200}}},
+        ]
+        assert xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(d) for d in docs])["UnprocessedTraceSegments"] == []
+
+
+def _wait_active(xray) -> dict:
+    deadline = time.monotonic() + 30
+    while xray.get_trace_segment_destination()["Status"] != "ACTIVE" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return xray.get_trace_segment_destination()
+
+
+def test_transaction_search_map_from_retrieved_traces(aws_endpoint, xray, run_playbook, tmp_path):
+    logs = boto3.client("logs", endpoint_url=aws_endpoint["endpoint_url"], region_name=aws_endpoint["region"],
+                        aws_access_key_id=aws_endpoint["access_key_id"], aws_secret_access_key=aws_endpoint["secret_access_key"])
+    front, back, traces = f"ts-front-{SUFFIX}", f"ts-back-{SUFFIX}", 40
+    logs.put_resource_policy(policyName=f"it-verify-{SUFFIX}", policyDocument=_spans_policy(aws_endpoint))
+    try:
+        xray.update_trace_segment_destination(Destination="CloudWatchLogs")
+        assert _wait_active(xray)["Destination"] == "CloudWatchLogs"
+        start = time.time() - 10
+        _front_to_back(xray, traces, front, back)
+        window = (start, time.time() + 1)
+        names = {"verify_expected_services": [front, back], "verify_expected_edges": [{"source": front, "target": back}], "verify_render_map": False}
+
+        # auto (the default): every trace of the window, read back through trace retrieval.
+        run = run_playbook("playbooks/verify.yml", extra_vars=verify_vars(aws_endpoint, tmp_path, window, **names))
+        assert run.rc == 0, run.explain()
+        graph = run.results()[READ_GRAPH]
+        assert graph["source"] == "GetRetrievedTracesGraph" and graph["trace_segment_destination"] == "CloudWatchLogs"
+        assert graph["retrieved_traces"] == traces
+        edge = next(e for e in graph["edges"] if (e["source"], e["target"]) == (front, back))
+        assert edge["requests"] == traces and edge["ok"] == traces
+        assert "Transaction Search: the map is built from 40 traces retrieved" in run.results()[SHOW_TABLE]["msg"]
+
+        # ignore: GetServiceGraph sees only the indexed share (1 %), so the expected edge does not carry every request.
+        run = run_playbook(
+            "playbooks/verify.yml",
+            extra_vars=verify_vars(aws_endpoint, tmp_path, window, verify_transaction_search="ignore", verify_wait_timeout=1, verify_assert=False, **names),
+        )
+        assert run.rc == 0, run.explain()
+        graph = run.results()[READ_GRAPH]
+        assert graph["source"] == "GetServiceGraph"
+        indexed = sum(e["requests"] for e in graph["edges"] if (e["source"], e["target"]) == (front, back))
+        assert indexed < traces
+    finally:
+        if _wait_active(xray)["Destination"] != "XRay":
+            xray.update_trace_segment_destination(Destination="XRay")
+            _wait_active(xray)
+        logs.delete_resource_policy(policyName=f"it-verify-{SUFFIX}")

@@ -5,7 +5,8 @@
   botocore's parameter validation against the X-Ray service model, and the Stubber checks it against the
   expected parameters queued with the response; an unexpected call fails (``UnStubbedResponseError``).
   ``xray.calls`` lists every operation the module attempted, in order; ``xray.sleeps`` the retry back-offs.
-  ``xray.kms`` is a Stubber on the KMS client the same patch hands out for ``module.client("kms")``.
+  ``xray.kms``, ``xray.logs`` and ``xray.sts`` are Stubbers on the KMS, CloudWatch Logs and STS clients the same
+  patch hands out for ``module.client("kms")`` / ``("logs")`` / ``("sts")``.
 - ``run_module(module, args, check_mode=False, diff=False)``: runs a module's ``main()`` and returns
   ``(failed, result)`` from ``exit_json`` / ``fail_json``.
 """
@@ -35,6 +36,11 @@ MUTATING_OPERATIONS = {
     "UpdateSamplingRule",
     "DeleteSamplingRule",
     "PutEncryptionConfig",
+    "UpdateTraceSegmentDestination",
+    "UpdateIndexingRule",
+    "PutResourcePolicy",
+    "DeleteResourcePolicy",
+    "StartTraceRetrieval",
 }
 
 
@@ -58,12 +64,23 @@ class XRayStub:
             "kms", region_name=REGION, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret"
         )
         self.kms = Stubber(self.kms_client)
+        # CloudWatch Logs and STS (xray_trace_segment_destination checks the logs resource policy for aws/spans).
+        self.logs_client = session.create_client(
+            "logs", region_name=REGION, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret"
+        )
+        self.sts_client = session.create_client(
+            "sts", region_name=REGION, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret"
+        )
+        self.logs = Stubber(self.logs_client)
+        self.sts = Stubber(self.sts_client)
         self.calls: list[str] = []
         self.sleeps: list[float] = []
         self.retry_decorators: list = []
         # Registered before the Stubber's own handlers, so even a call without a queued response is recorded.
         self.client.meta.events.register("provide-client-params.xray.*", self._record)
         self.kms_client.meta.events.register("provide-client-params.kms.*", self._record)
+        self.logs_client.meta.events.register("provide-client-params.logs.*", self._record)
+        self.sts_client.meta.events.register("provide-client-params.sts.*", self._record)
         self.stubber = Stubber(self.client)
 
     def _record(self, params, model, **kwargs):
@@ -90,7 +107,7 @@ def xray(monkeypatch):
     stub = XRayStub()
 
     def fake_client(module, service, retry_decorator=None, **extra):
-        clients = {"xray": stub.client, "kms": stub.kms_client}
+        clients = {"xray": stub.client, "kms": stub.kms_client, "logs": stub.logs_client, "sts": stub.sts_client}
         assert service in clients, f"unexpected client for {service}"
         if service == "xray":
             stub.retry_decorators.append(retry_decorator)
@@ -99,7 +116,7 @@ def xray(monkeypatch):
 
     monkeypatch.setattr(AnsibleAWSModule, "client", fake_client)
     monkeypatch.setattr(cloud.time, "sleep", stub.sleeps.append)
-    with stub.stubber, stub.kms:
+    with stub.stubber, stub.kms, stub.logs, stub.sts:
         yield stub
 
 

@@ -16,10 +16,13 @@ import pytest
 from botocore.config import Config
 
 from sandbox.aws.server import start_server, stop_server
+from sandbox.aws.xray_responses import configure
 
 REGION = "us-west-2"
 CLUSTER = "xray-unit"
 ENCRYPTION_DELAY = 0.5
+DESTINATION_DELAY = 0.3  # UpdateTraceSegmentDestination: PENDING this long
+RETRIEVAL_DELAY = 0.2  # StartTraceRetrieval: RUNNING this long
 
 
 def _check_shape(value: Any, shape: Any, path: str, problems: list[str]) -> None:
@@ -65,6 +68,7 @@ def _check_shape(value: Any, shape: Any, path: str, problems: list[str]) -> None
 def sandbox() -> Iterator[dict[str, Any]]:
     # No VPC/subnets here (moto's EC2 backend costs seconds); the CLI test covers create_network=True.
     server, info = start_server(region=REGION, cluster_name=CLUSTER, encryption_delay=ENCRYPTION_DELAY, create_network=False)
+    configure(destination_delay=DESTINATION_DELAY, retrieval_delay=RETRIEVAL_DELAY)
     info = dict(info, startup_seconds=server.startup_seconds, port=server.port)
     try:
         yield info
@@ -141,6 +145,25 @@ def _clean_xray(request: pytest.FixtureRequest, shape_problems: list[str]) -> It
         deadline = time.monotonic() + 20 * ENCRYPTION_DELAY
         while client.get_encryption_config()["EncryptionConfig"]["Status"] != "ACTIVE" and time.monotonic() < deadline:
             time.sleep(0.05)
+    _reset_account_config(client, request.getfixturevalue("sandbox"))
     problems = list(shape_problems)
     shape_problems.clear()
     assert not problems, f"responses not matching botocore's output shapes: {problems}"
+
+
+def _reset_account_config(client: Any, info: dict[str, Any]) -> None:
+    """Transaction Search off (destination XRay, Default indexing rule 1 %), no X-Ray or CloudWatch Logs resource
+    policies: what a fresh account has."""
+    for policy in client.list_resource_policies().get("ResourcePolicies", []):
+        client.delete_resource_policy(PolicyName=policy["PolicyName"])
+    client.update_indexing_rule(Name="Default", Rule={"Probabilistic": {"DesiredSamplingPercentage": 1.0}})
+    deadline = time.monotonic() + 20 * DESTINATION_DELAY
+    while client.get_trace_segment_destination()["Status"] != "ACTIVE" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if client.get_trace_segment_destination()["Destination"] != "XRay":
+        client.update_trace_segment_destination(Destination="XRay")
+        while client.get_trace_segment_destination()["Status"] != "ACTIVE" and time.monotonic() < deadline + 20 * DESTINATION_DELAY:
+            time.sleep(0.05)
+    logs = make_client(info, "logs")
+    for policy in logs.describe_resource_policies().get("resourcePolicies", []):
+        logs.delete_resource_policy(policyName=policy["policyName"])

@@ -159,43 +159,43 @@ NOW = time.time
 
 
 CASES = [
-    Case("exact-match", lambda e: _trust(e), lambda e: _token(e), "allowed", True),
-    Case("wrong-namespace", lambda e: _trust(e), lambda e: _token(e, ns="default"), "AccessDenied", False,
+    Case("exact-match", _trust, _token, "allowed", True),
+    Case("wrong-namespace", _trust, lambda e: _token(e, ns="default"), "AccessDenied", False,
          message="Not authorized to perform sts:AssumeRoleWithWebIdentity"),
-    Case("wrong-service-account", lambda e: _trust(e), lambda e: _token(e, sa="default"), "AccessDenied", False),
-    Case("wrong-aud-condition", lambda e: _trust(e, aud="sts.amazonaws.com.cn"), lambda e: _token(e), "AccessDenied", False),
-    Case("missing-aud-condition", lambda e: _trust(e, aud=None), lambda e: _token(e), "allowed", True,
+    Case("wrong-service-account", _trust, lambda e: _token(e, sa="default"), "AccessDenied", False),
+    Case("wrong-aud-condition", lambda e: _trust(e, aud="sts.amazonaws.com.cn"), _token, "AccessDenied", False),
+    Case("missing-aud-condition", lambda e: _trust(e, aud=None), _token, "allowed", True,
          why="aud is still checked against the provider's client IDs; the doctor warns"),
     Case("foranyvalue-aud-condition", lambda e: _trust(e, aud=[AUD, "other"], aud_operator="ForAnyValue:StringEquals"),
-         lambda e: _token(e), "allowed", True),
-    Case("wrong-provider", lambda e: _trust(e, federated=e.other_provider_arn), lambda e: _token(e), "AccessDenied", False,
+         _token, "allowed", True),
+    Case("wrong-provider", lambda e: _trust(e, federated=e.other_provider_arn), _token, "AccessDenied", False,
          why="Federated principal is the provider of another issuer"),
     Case("provider-of-other-account", lambda e: _trust(e, federated=e.provider_arn.replace(e.account_id, "111122223333")),
-         lambda e: _token(e), "AccessDenied", False),
-    Case("token-of-other-issuer", lambda e: _trust(e), lambda e: e.other_key.sign(sa_claims(e.other_issuer, NS, SA)), "AccessDenied", False,
+         _token, "AccessDenied", False),
+    Case("token-of-other-issuer", _trust, lambda e: e.other_key.sign(sa_claims(e.other_issuer, NS, SA)), "AccessDenied", False,
          why="the other issuer's provider exists, but the role trusts this cluster's"),
-    Case("stringlike-match", lambda e: _trust(e, sub="system:serviceaccount:xray-*:*", like=True), lambda e: _token(e), "allowed", True),
+    Case("stringlike-match", lambda e: _trust(e, sub="system:serviceaccount:xray-*:*", like=True), _token, "allowed", True),
     Case("stringlike-no-match", lambda e: _trust(e, sub="system:serviceaccount:xray-*:*", like=True), lambda e: _token(e, ns="default"),
          "AccessDenied", False),
     Case("deny-statement-wins", lambda e: _trust(e, extra=[{
         "Effect": "Deny", "Principal": {"Federated": e.provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"StringLike": {f"{e.host_path}:sub": "system:serviceaccount:xray-system:*"}}}]),
-        lambda e: _token(e), "AccessDenied", False),
-    Case("expired-token", lambda e: _trust(e), lambda e: _token(e, exp=int(NOW()) - 3600, iat=int(NOW()) - 7200, nbf=int(NOW()) - 7200),
+        _token, "AccessDenied", False),
+    Case("expired-token", _trust, lambda e: _token(e, exp=int(NOW()) - 3600, iat=int(NOW()) - 7200, nbf=int(NOW()) - 7200),
          "ExpiredTokenException", True, doctor_judges=False, why="the doctor does not judge exp (it requests a fresh token)",
          message="Token expired: current date/time"),
-    Case("not-yet-valid", lambda e: _trust(e), lambda e: _token(e, nbf=int(NOW()) + 3600, iat=int(NOW()) + 3600),
+    Case("not-yet-valid", _trust, lambda e: _token(e, nbf=int(NOW()) + 3600, iat=int(NOW()) + 3600),
          "InvalidIdentityToken", True, doctor_judges=False, why="the doctor does not judge nbf/iat"),
-    Case("tampered-signature", lambda e: _trust(e), lambda e: tamper(_token(e, ns="default"), sub=f"system:serviceaccount:{NS}:{SA}",
-                                                                     **{"kubernetes.io": {"namespace": NS}}),
+    Case("tampered-signature", _trust,
+         lambda e: tamper(_token(e, ns="default"), sub=f"system:serviceaccount:{NS}:{SA}", **{"kubernetes.io": {"namespace": NS}}),
          "InvalidIdentityToken", True, doctor_judges=False, why="the doctor does not verify signatures (it would admit the forged claims)"),
-    Case("unknown-signing-key", lambda e: _trust(e), lambda e: SigningKey("rotated-away").sign(sa_claims(e.issuer, NS, SA)),
+    Case("unknown-signing-key", _trust, lambda e: SigningKey("rotated-away").sign(sa_claims(e.issuer, NS, SA)),
          "InvalidIdentityToken", True, doctor_judges=False, why="signed by a key the issuer does not publish", message="Couldn't retrieve verification key"),
     Case("keys-not-published", lambda e: _trust(e, federated=f"arn:aws:iam::{e.account_id}:oidc-provider/{e.unpublished_issuer[8:]}",
                                                 host_path=e.unpublished_issuer[8:]),
          lambda e: e.key.sign(sa_claims(e.unpublished_issuer, NS, SA)), "InvalidIdentityToken", True, doctor_judges=False,
          why="the issuer's JWKS cannot be fetched: signature not verifiable", message="Couldn't retrieve verification key"),
-    Case("unregistered-issuer", lambda e: _trust(e), lambda e: e.key.sign(sa_claims(e.unregistered_issuer, NS, SA)),
+    Case("unregistered-issuer", _trust, lambda e: e.key.sign(sa_claims(e.unregistered_issuer, NS, SA)),
          "InvalidIdentityToken", False, message="No OpenIDConnect provider found in your account for https://"),
     Case("aud-not-a-client-id", lambda e: _trust(e, aud="vault"), lambda e: _token(e, audience="vault"),
          "InvalidIdentityToken", False, message="Incorrect token audience", audience="vault"),
@@ -204,7 +204,7 @@ CASES = [
     Case("deny-with-unjudged-operator", lambda e: _trust(e, extra=[{
         "Effect": "Deny", "Principal": {"Federated": e.provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2000-01-01T00:00:00Z"}}}]),
-        lambda e: _token(e), "AccessDenied", True, doctor_judges=False,
+        _token, "AccessDenied", True, doctor_judges=False,
         why="the doctor skips condition operators it does not evaluate in Deny statements; the emulated STS fails closed"),
 ]
 
@@ -369,7 +369,7 @@ def test_jwk_conversion_and_time_checks() -> None:
     with pytest.raises(oidc_jwks.TokenError) as err:
         oidc_jwks.decode_unverified("a.b")
     assert err.value.kind == "malformed"
-    header = oidc_jwks.b64url_decode(key.sign({"iss": "https://x"}).split(".")[0])
+    header = oidc_jwks.b64url_decode(key.sign({"iss": "https://x"}).split(".", maxsplit=1)[0])
     assert json.loads(header)["alg"] == "RS256"
     forged = "eyJhbGciOiJub25lIn0." + key.sign({"iss": "https://x.example"}).split(".")[1] + "."
     with pytest.raises(oidc_jwks.TokenError, match="'none' is not accepted"):

@@ -99,8 +99,8 @@ def test_annotated_service_account_injects_env_volume_and_mount_everywhere():
         containers=[
             {"name": "app", "image": "i", "env": [{"name": "FOO", "value": "1"}],
              "volumeMounts": [{"name": "kube-api-access-x", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]},
-            {"name": "own-role", "image": "i", "env": [{"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::111111111111:role/own"},
-                                                      {"name": "AWS_REGION", "value": "us-east-2"}]},
+            {"name": "own-role", "image": "i",
+             "env": [{"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::111111111111:role/own"}, {"name": "AWS_REGION", "value": "us-east-2"}]},
         ],
         init=[{"name": "init", "image": "i"}, {"name": "sidecar", "image": "i", "restartPolicy": "Always"}],
         volumes=[{"name": "kube-api-access-x", "projected": {"sources": []}}],
@@ -209,6 +209,31 @@ def test_sandbox_ca_bundle_is_mounted_as_aws_ca_bundle_without_the_ca_key():
     assert injector.patch(source, sa()) == []
 
 
+def test_pod_identity_association_injects_container_credentials():
+    seen = []
+
+    def lookup(namespace, service_account):
+        seen.append((namespace, service_account))
+        return {"associationId": "a-1"} if service_account == "xray" else None
+
+    injector = webhook.Injector("eu-west-1", pod_identity=lookup)
+    source = pod([{"name": "app", "image": "i"}])
+    result = apply(source, injector.patch(source, sa()))  # no IRSA annotation, an association
+    env = env_of(result["spec"]["containers"][0])
+    assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "http://169.254.170.23/v1/credentials"
+    assert env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] == "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"
+    assert "AWS_ROLE_ARN" not in env and env["AWS_REGION"] == "eu-west-1"
+    volume = next(v for v in result["spec"]["volumes"] if v["name"] == "eks-pod-identity-token")
+    assert volume["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "pods.eks.amazonaws.com"
+    assert seen == [("obs", "xray")]
+    other = pod([{"name": "app", "image": "i"}], sa_name="nobody")
+    assert injector.patch(other, sa("nobody")) == []
+    # IRSA's annotation wins: no association lookup then
+    seen.clear()
+    assert "AWS_ROLE_ARN" in env_of(apply(source, injector.patch(source, sa(annotations={webhook.ROLE_ARN_ANNOTATION: ROLE})))["spec"]["containers"][0])
+    assert seen == []
+
+
 def test_windows_pods_get_the_windows_token_path():
     source = pod([{"name": "app", "image": "i"}], node_selector={"kubernetes.io/os": "windows"})
     result = apply(source, INJECTOR.patch(source, sa(annotations={webhook.ROLE_ARN_ANNOTATION: ROLE})))
@@ -217,7 +242,8 @@ def test_windows_pods_get_the_windows_token_path():
 
 
 def test_review_ignores_other_objects_and_operations():
-    lookup = lambda ns, name: pytest.fail("no lookup expected")  # noqa: E731
+    def lookup(ns, name):
+        pytest.fail("no lookup expected")
     for request in ({"uid": "1", "kind": {"kind": "Pod"}, "operation": "UPDATE", "object": pod([])},
                     {"uid": "2", "kind": {"kind": "Service"}, "operation": "CREATE", "object": {}}):
         out = webhook.review({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}, INJECTOR, lookup)
@@ -295,7 +321,7 @@ def test_make_certs_gives_a_loopback_serving_certificate_and_reuses_it(tmp_path)
         port = listener.getsockname()[1]
 
         def accept():
-            conn, _ = listener.accept()
+            conn = listener.accept()[0]
             with contextlib.suppress(OSError, ssl.SSLError):
                 server_ctx.wrap_socket(conn, server_side=True).close()
 
@@ -463,7 +489,7 @@ def test_cli_serves_until_sigterm_and_logs_to_stdout_only(tmp_path, fake_api):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     cert_dir = str(tmp_path / "certs")
-    ca_pem, _, _ = webhook.make_certs(cert_dir)  # as the sandbox does: certificates first, the CLI reuses them
+    ca_pem = webhook.make_certs(cert_dir)[0]  # as the sandbox does: certificates first, the CLI reuses them
     proc = subprocess.Popen([sys.executable, os.path.join(REPO, "sandbox", "webhook.py"), "--port", str(port),
                              "--kubeconfig", kubeconfig, "--region", "eu-west-1", "--cert-dir", cert_dir,
                              "--extra-env", "AWS_ENDPOINT_URL_STS=http://198.18.0.1:4580"],

@@ -375,3 +375,88 @@ def test_info_match_tags(xray, run_module):
     failed, result = run_module(xray_sampling_rule_info, {"match_tags": {"managed-by": "tracing.xray"}})
     assert not failed, result
     assert [r["rule_name"] for r in result["sampling_rules"]] == [NAME]
+
+
+# --- sampling rate boost -------------------------------------------------------------------------
+
+BOOST = {"max_rate": 0.5, "cooldown_window_minutes": 10}
+BOOST_API = {"MaxRate": 0.5, "CooldownWindowMinutes": 10}
+
+
+def test_create_with_boost(xray, run_module):
+    listed(xray)
+    expected_rule = {k: v for k, v in rule().items() if k != "RuleARN"}
+    xray.add(
+        "create_sampling_rule",
+        {"SamplingRuleRecord": record(rule(SamplingRateBoost=BOOST_API))},
+        {"SamplingRule": dict(expected_rule, SamplingRateBoost=BOOST_API)},
+    )
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, sampling_rate_boost=BOOST))
+    assert not failed, result
+    assert result["changed"] is True
+    assert result["sampling_rule"]["sampling_rate_boost"] == BOOST
+    xray.assert_done()
+
+
+def test_boost_added_changed_and_identical(xray, run_module):
+    listed(xray, rule())
+    xray.add(
+        "update_sampling_rule",
+        {"SamplingRuleRecord": record(rule(SamplingRateBoost=BOOST_API))},
+        {"SamplingRuleUpdate": {"RuleName": NAME, "SamplingRateBoost": BOOST_API}},
+    )
+    failed, result = run_module(xray_sampling_rule, {"rule_name": NAME, "sampling_rate_boost": BOOST}, diff=True)
+    assert not failed and result["changed"] is True, result
+    assert "sampling_rate_boost" not in result["diff"]["before"] and result["diff"]["after"]["sampling_rate_boost"] == BOOST
+    xray.assert_done()
+
+    listed(xray, rule(SamplingRateBoost=BOOST_API))
+    xray.add(
+        "update_sampling_rule",
+        {"SamplingRuleRecord": record(rule(SamplingRateBoost={"MaxRate": 0.5, "CooldownWindowMinutes": 30}))},
+        {"SamplingRuleUpdate": {"RuleName": NAME, "SamplingRateBoost": {"MaxRate": 0.5, "CooldownWindowMinutes": 30}}},
+    )
+    failed, result = run_module(xray_sampling_rule, {"rule_name": NAME, "sampling_rate_boost": dict(BOOST, cooldown_window_minutes=30)})
+    assert not failed and result["changed"] is True, result
+    xray.assert_done()
+
+    # The same boost (the rate compared as a float), or no boost option at all: no change.
+    listed(xray, rule(SamplingRateBoost=BOOST_API))
+    failed, result = run_module(xray_sampling_rule, {"rule_name": NAME, "sampling_rate_boost": dict(BOOST, max_rate=0.5000000000001)})
+    assert not failed and result["changed"] is False, result
+    listed(xray, rule(SamplingRateBoost=BOOST_API))
+    failed, result = run_module(xray_sampling_rule, {"rule_name": NAME, "priority": 100})
+    assert not failed and result["changed"] is False, result
+    assert result["sampling_rule"]["sampling_rate_boost"] == BOOST
+    assert xray.mutating_calls == ["UpdateSamplingRule", "UpdateSamplingRule"]
+
+
+def test_check_mode_boost(xray, run_module):
+    listed(xray, rule())
+    failed, result = run_module(xray_sampling_rule, {"rule_name": NAME, "sampling_rate_boost": BOOST}, check_mode=True)
+    assert not failed and result["changed"] is True, result
+    assert result["sampling_rule"]["sampling_rate_boost"] == BOOST
+    assert xray.mutating_calls == []
+
+
+@pytest.mark.parametrize(
+    "boost, message",
+    [
+        ({"max_rate": 1.5, "cooldown_window_minutes": 1}, "sampling_rate_boost.max_rate=1.5 is out of range"),
+        ({"max_rate": -0.1, "cooldown_window_minutes": 1}, "sampling_rate_boost.max_rate=-0.1 is out of range"),
+        ({"max_rate": 0.5, "cooldown_window_minutes": -1}, "sampling_rate_boost.cooldown_window_minutes=-1 is out of range"),
+        ({"max_rate": 0.5}, "cooldown_window_minutes"),
+    ],
+)
+def test_bad_boost_is_refused_before_any_call(xray, run_module, boost, message):
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, sampling_rate_boost=boost))
+    assert failed
+    assert message in result["msg"]
+    assert xray.calls == []
+
+
+def test_boost_refused_on_the_default_rule(xray, run_module):
+    failed, result = run_module(xray_sampling_rule, {"rule_name": "Default", "sampling_rate_boost": BOOST})
+    assert failed
+    assert "sampling_rate_boost cannot be set on the built-in Default sampling rule" in result["msg"]
+    assert xray.calls == []

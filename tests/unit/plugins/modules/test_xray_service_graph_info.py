@@ -187,3 +187,135 @@ def test_api_error_is_reported(xray, run_module):
     failed, result = run_module(xray_service_graph_info, {"group_name": "nope"})
     assert failed
     assert "GetServiceGraph" in result["msg"] and "Group not found" in result["msg"]
+
+
+# --- Transaction Search: the graph of every trace through trace retrieval ------------------------------------
+
+WINDOW = {"StartTime": NOW - 600, "EndTime": NOW}
+
+
+def span_events(trace_ids):
+    return [
+        {"eventId": str(n), "timestamp": int((NOW - 300) * 1000), "message": f'{{"traceId": "{t[2:10]}{t[11:]}", "name": "x"}}'}
+        for n, t in enumerate(trace_ids)
+    ]
+
+
+def trace_ids(count, start=0):
+    return [f"1-{int(NOW):08x}-{n:024x}" for n in range(start, start + count)]
+
+
+def renumbered(service, offset):
+    """The same node with other reference IDs, as a second retrieval numbers it."""
+    return dict(service, ReferenceId=service["ReferenceId"] + offset, Edges=[dict(e, ReferenceId=e["ReferenceId"] + offset) for e in service["Edges"]])
+
+
+def test_auto_with_xray_destination_reads_the_service_graph(xray, run_module):
+    xray.add("get_trace_segment_destination", {"Destination": "XRay", "Status": "ACTIVE"}, {})
+    xray.add("get_service_graph", {"Services": [CLIENT, FRONT_NODE, BACK_NODE], "ContainsOldGroupVersions": False}, WINDOW)
+    failed, result = run_module(xray_service_graph_info, {"transaction_search": "auto"})
+    assert not failed, result
+    assert result["source"] == "GetServiceGraph" and result["trace_segment_destination"] == "XRay"
+    assert "retrieved_traces" not in result
+    xray.assert_done()
+
+
+def test_auto_under_transaction_search_retrieves_every_trace(xray, run_module):
+    ids = trace_ids(150)
+    xray.add("get_trace_segment_destination", {"Destination": "CloudWatchLogs", "Status": "ACTIVE"}, {})
+    logs_window = {"logGroupName": "aws/spans", "startTime": int((NOW - 600) * 1000), "endTime": int(NOW * 1000)}
+    # every trace has two spans; the second page repeats some trace IDs
+    xray.logs.add_response("filter_log_events", {"events": span_events(ids[:100] + ids[:100]), "nextToken": "more"}, logs_window)
+    xray.logs.add_response("filter_log_events", {"events": span_events(ids[50:])}, dict(logs_window, nextToken="more"))
+    xray.add("start_trace_retrieval", {"RetrievalToken": "t1"}, dict(WINDOW, TraceIds=ids[:100]))
+    xray.add("get_retrieved_traces_graph", {"RetrievalStatus": "RUNNING"}, {"RetrievalToken": "t1"})
+    xray.add(
+        "get_retrieved_traces_graph",
+        {"RetrievalStatus": "COMPLETE", "Services": [{"Service": s} for s in (CLIENT, FRONT_NODE)], "NextToken": "p2"},
+        {"RetrievalToken": "t1"},
+    )
+    xray.add(
+        "get_retrieved_traces_graph",
+        {"RetrievalStatus": "COMPLETE", "Services": [{"Service": BACK_NODE}, {"Service": BACK_INFERRED}]},
+        {"RetrievalToken": "t1", "NextToken": "p2"},
+    )
+    xray.add("start_trace_retrieval", {"RetrievalToken": "t2"}, dict(WINDOW, TraceIds=ids[100:]))
+    second = [renumbered(s, 10) for s in (CLIENT, FRONT_NODE, BACK_NODE, BACK_INFERRED)]
+    xray.add("get_retrieved_traces_graph", {"RetrievalStatus": "COMPLETE", "Services": [{"Service": s, "Links": []} for s in second]}, {"RetrievalToken": "t2"})
+    failed, result = run_module(xray_service_graph_info, {"transaction_search": "auto", "merge_same_name": False})
+    assert not failed, result
+    assert result["source"] == "GetRetrievedTracesGraph" and result["trace_segment_destination"] == "CloudWatchLogs"
+    assert result["retrieved_traces"] == 150 and result["retrieval_truncated"] is False
+    # Both retrievals' nodes are one node each, even without merge_same_name: reference IDs were made consistent.
+    front = by(result["services"], name=FRONT, client=False)
+    assert front["requests"] == 200 and front["faults"] == 10
+    assert len([s for s in result["services"] if s["name"] == BACK]) == 2  # the service and the inferred remote node
+    edge = by(result["edges"], source=FRONT, target=BACK, target_types=[])
+    assert edge["requests"] == 190
+    assert xray.sleeps == [1]
+    xray.assert_done()
+
+
+def test_retrieval_is_bounded_and_reports_truncation(xray, run_module):
+    ids = trace_ids(5)
+    xray.logs.add_response(
+        "filter_log_events", {"events": span_events(ids)}, {"logGroupName": "aws/spans", "startTime": int((NOW - 600) * 1000), "endTime": int(NOW * 1000)}
+    )
+    xray.add("start_trace_retrieval", {"RetrievalToken": "t1"}, dict(WINDOW, TraceIds=ids[:2]))
+    xray.add(
+        "get_retrieved_traces_graph",
+        {"RetrievalStatus": "COMPLETE", "Services": [{"Service": s} for s in (CLIENT, FRONT_NODE, BACK_NODE)]},
+        {"RetrievalToken": "t1"},
+    )
+    failed, result = run_module(xray_service_graph_info, {"transaction_search": "retrieve", "max_retrieved_traces": 2})
+    assert not failed, result
+    assert result["retrieved_traces"] == 2 and result["retrieval_truncated"] is True
+    assert "GetTraceSegmentDestination" not in xray.calls
+    xray.assert_done()
+
+
+def test_retrieval_that_fails_is_reported(xray, run_module):
+    ids = trace_ids(1)
+    xray.logs.add_response(
+        "filter_log_events", {"events": span_events(ids)}, {"logGroupName": "aws/spans", "startTime": int((NOW - 600) * 1000), "endTime": int(NOW * 1000)}
+    )
+    xray.add("start_trace_retrieval", {"RetrievalToken": "t1"}, dict(WINDOW, TraceIds=ids))
+    xray.add("get_retrieved_traces_graph", {"RetrievalStatus": "FAILED"}, {"RetrievalToken": "t1"})
+    failed, result = run_module(xray_service_graph_info, {"transaction_search": "retrieve"})
+    assert failed
+    assert "trace retrieval of 1 traces ended FAILED" in result["msg"]
+
+
+def test_no_spans_log_group_is_an_empty_graph(xray, run_module):
+    xray.logs.add_client_error("filter_log_events", "ResourceNotFoundException", "The specified log group does not exist.", 400)
+    failed, result = run_module(xray_service_graph_info, {"transaction_search": "retrieve"})
+    assert not failed, result
+    assert result["services"] == [] and result["retrieved_traces"] == 0
+    assert xray.calls == ["FilterLogEvents"]
+
+
+def test_group_or_unreadable_destination_falls_back_to_the_service_graph(xray, run_module):
+    xray.add("get_service_graph", {"Services": [], "ContainsOldGroupVersions": False}, dict(WINDOW, GroupName="slow"))
+    failed, result = run_module(xray_service_graph_info, {"transaction_search": "auto", "group_name": "slow"})
+    assert not failed and result["source"] == "GetServiceGraph", result
+    assert any("no group filter" in w for w in result["warnings"])
+
+    xray.error("get_trace_segment_destination", "AccessDeniedException", "not allowed", 403)
+    xray.add("get_service_graph", {"Services": [], "ContainsOldGroupVersions": False}, WINDOW)
+    failed, result = run_module(xray_service_graph_info, {"transaction_search": "auto"})
+    assert not failed and result["source"] == "GetServiceGraph", result
+    assert any("Could not read the trace segment destination" in w for w in result["warnings"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"max_retrieved_traces": 0}, "max_retrieved_traces=0 is out of range"),
+        ({"retrieval_timeout": -1}, "retrieval_timeout=-1 is out of range"),
+        ({"transaction_search": "always"}, "transaction_search"),
+    ],
+)
+def test_bad_retrieval_options_are_refused_before_any_call(xray, run_module, args, message):
+    failed, result = run_module(xray_service_graph_info, args)
+    assert failed and message in result["msg"]
+    assert xray.calls == []

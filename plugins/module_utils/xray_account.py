@@ -1,0 +1,367 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tracing.xray project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Helpers for the X-Ray account configuration modules: Transaction Search (trace segment destination, indexing
+rules) and X-Ray resource policies.
+
+- Reads: ``get_destination()``, ``list_indexing_rules()``, ``list_resource_policies()`` (all pages, retried).
+- Normalisation into the snake_case results the modules return.
+- Resource policy documents: ``load_policy_document()`` (input -> dict and the compact JSON sent to X-Ray, or
+  an error message naming the problem) and the documented limits.
+- The CloudWatch Logs resource policy Transaction Search needs: ``spans_policy_problem()`` says what is
+  missing from the account's policies, ``required_spans_policy()`` is the documented policy.
+- ``wait_until()``: a bounded poll.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import time
+
+try:
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
+
+from ansible_collections.tracing.xray.plugins.module_utils.xray import is_error_code
+from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_paginate
+from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_retry
+
+DESTINATIONS = ("XRay", "CloudWatchLogs")
+DEFAULT_DESTINATION = "XRay"
+DEFAULT_INDEXING_RULE = "Default"
+# "By default you will also index 1% of ingested spans" (CloudWatch, Enable Transaction Search).
+DEFAULT_INDEXING_PERCENTAGE = 1.0
+INDEXING_RULE_NAME_MAX = 32
+
+# PutResourcePolicy: "Each AWS account can have a maximum of 5 resource policies ... The maximum size of each
+# resource policy is 5KB"; PolicyName 1-128 characters of [\w+=,.@-].
+MAX_RESOURCE_POLICIES = 5
+MAX_POLICY_BYTES = 5 * 1024
+POLICY_NAME_MAX = 128
+POLICY_NAME_PATTERN = re.compile(r"^[\w+=,.@-]+$")
+
+SPANS_LOG_GROUP = "aws/spans"
+APPLICATION_SIGNALS_LOG_GROUP = "/aws/application-signals/data"
+XRAY_SERVICE_PRINCIPAL = "xray.amazonaws.com"
+
+
+# --- reads --------------------------------------------------------------------------------------------------
+
+
+def get_destination(client):
+    """GetTraceSegmentDestination as ``{"Destination", "Status"}``."""
+    response = client.get_trace_segment_destination(aws_retry=True)
+    return {"Destination": response.get("Destination"), "Status": response.get("Status")}
+
+
+def list_indexing_rules(client):
+    """Every indexing rule (GetIndexingRules, all pages; botocore has no paginator for it)."""
+
+    @xray_retry()
+    def _run():
+        rules, params = [], {}
+        while True:
+            response = client.get_indexing_rules(**params)
+            rules.extend(response.get("IndexingRules", []))
+            if not response.get("NextToken"):
+                return rules
+            params["NextToken"] = response["NextToken"]
+
+    return _run()
+
+
+def list_resource_policies(client):
+    """Every X-Ray resource policy of the account (ListResourcePolicies, all pages)."""
+    return xray_paginate(client, "list_resource_policies").get("ResourcePolicies", [])
+
+
+# --- normalisation ------------------------------------------------------------------------------------------
+
+
+def normalize_destination(destination):
+    return {"destination": destination.get("Destination"), "status": destination.get("Status")}
+
+
+def normalize_indexing_rule(rule):
+    """``{name, modified_at, desired_sampling_percentage, actual_sampling_percentage}``."""
+    if not rule:
+        return {}
+    probabilistic = ((rule.get("Rule") or {}).get("Probabilistic")) or {}
+    out = {
+        "name": rule.get("Name"),
+        "desired_sampling_percentage": probabilistic.get("DesiredSamplingPercentage"),
+        "actual_sampling_percentage": probabilistic.get("ActualSamplingPercentage"),
+        "modified_at": None,
+    }
+    if rule.get("ModifiedAt") is not None:
+        out["modified_at"] = normalize_boto3_result({"value": rule["ModifiedAt"]})["value"]
+    return out
+
+
+def parse_document(text):
+    """A policy document string as a dict (or the string itself when it is not JSON)."""
+    if isinstance(text, dict):
+        return text
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def normalize_resource_policy(policy):
+    """``{policy_name, policy_document (parsed), policy_revision_id, last_updated_time}``."""
+    if not policy:
+        return {}
+    out = camel_dict_to_snake_dict({k: v for k, v in policy.items() if k not in ("PolicyDocument", "LastUpdatedTime")})
+    out["policy_document"] = parse_document(policy.get("PolicyDocument"))
+    out.setdefault("policy_revision_id", None)
+    out["last_updated_time"] = None
+    if policy.get("LastUpdatedTime") is not None:
+        out["last_updated_time"] = normalize_boto3_result({"value": policy["LastUpdatedTime"]})["value"]
+    return out
+
+
+# --- input validation (before any call) -----------------------------------------------------------------------
+
+
+def validate_policy_name(name, field="policy_name"):
+    """An error message for a resource policy name X-Ray would refuse, or None."""
+    if not name:
+        return f"{field} must not be empty: give 1 to {POLICY_NAME_MAX} characters of letters, digits and _+=,.@-"
+    if len(name) > POLICY_NAME_MAX:
+        return f"{field} is {len(name)} characters long: X-Ray allows 1 to {POLICY_NAME_MAX}"
+    if not POLICY_NAME_PATTERN.match(name):
+        return f"{field}={name!r} has characters X-Ray refuses: only letters, digits and _+=,.@- are allowed"
+    return None
+
+
+def load_policy_document(value, field="policy_document"):
+    """``(policy dict, compact JSON text to send, None)`` or ``(None, None, error message)``.
+
+    Checks what X-Ray checks before it stores a policy: a JSON object with a non-empty ``Statement`` whose
+    statements have ``Effect`` Allow or Deny, ``Action``/``NotAction`` and ``Principal``/``NotPrincipal``; at most
+    5 KB as sent.
+    """
+    if isinstance(value, dict):
+        policy = value
+    else:
+        try:
+            policy = json.loads(value)
+        except (TypeError, ValueError) as e:
+            return None, None, f"{field} is not valid JSON: {e}"
+    if not isinstance(policy, dict):
+        return None, None, f"{field} must be a JSON object (a policy document), got {type(policy).__name__}"
+    statements = policy.get("Statement")
+    statements = statements if isinstance(statements, list) else [statements] if statements is not None else []
+    if not statements:
+        return None, None, f"{field} has no Statement: a resource policy needs at least one statement"
+    for index, statement in enumerate(statements):
+        where = f"{field}.Statement[{index}]"
+        if not isinstance(statement, dict):
+            return None, None, f"{where} must be an object"
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            return None, None, f"{where}: Effect must be Allow or Deny, got {statement.get('Effect')!r}"
+        if "Action" not in statement and "NotAction" not in statement:
+            return None, None, f"{where}: Action (or NotAction) is required"
+        if "Principal" not in statement and "NotPrincipal" not in statement:
+            return None, None, f"{where}: Principal is required in a resource policy (who gets access to X-Ray)"
+    text = json.dumps(policy, separators=(",", ":"))
+    size = len(text.encode("utf-8"))
+    if size > MAX_POLICY_BYTES:
+        return None, None, f"{field} is {size} bytes as compact JSON: X-Ray allows at most {MAX_POLICY_BYTES} bytes (5 KB) per resource policy"
+    return policy, text, None
+
+
+# --- the CloudWatch Logs resource policy Transaction Search needs -------------------------------------------------
+
+
+def spans_resource(region, account_id, partition="aws", log_group=SPANS_LOG_GROUP):
+    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group}:*"
+
+
+def required_spans_policy(region, account_id, partition="aws"):
+    """The CloudWatch Logs resource policy of the Transaction Search documentation ("Enable Transaction Search",
+    step 1): X-Ray may put log events into ``aws/spans`` (and Application Signals' log group) of this account."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TransactionSearchXRayAccess",
+                "Effect": "Allow",
+                "Principal": {"Service": XRAY_SERVICE_PRINCIPAL},
+                "Action": "logs:PutLogEvents",
+                "Resource": [
+                    spans_resource(region, account_id, partition),
+                    spans_resource(region, account_id, partition, APPLICATION_SIGNALS_LOG_GROUP),
+                ],
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:xray:{region}:{account_id}:*"},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            }
+        ],
+    }
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _allows_principal(statement, service):
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and (service in _as_list(principal.get("Service")) or "*" in _as_list(principal.get("AWS")))
+
+
+def _allows_action(statement, action):
+    if "Action" in statement:
+        return any(isinstance(p, str) and fnmatch.fnmatchcase(action.lower(), p.lower()) for p in _as_list(statement["Action"]))
+    return not any(isinstance(p, str) and fnmatch.fnmatchcase(action.lower(), p.lower()) for p in _as_list(statement.get("NotAction")))
+
+
+def _covers_resource(statement, resource):
+    if "Resource" in statement:
+        return any(isinstance(p, str) and fnmatch.fnmatchcase(resource, p) for p in _as_list(statement["Resource"]))
+    if "NotResource" in statement:
+        return not any(isinstance(p, str) and fnmatch.fnmatchcase(resource, p) for p in _as_list(statement["NotResource"]))
+    return True
+
+
+def spans_policy_problem(policies, region, account_id, partition="aws"):
+    """None when one of the CloudWatch Logs resource policies ``[{policyName, policyDocument}]`` lets X-Ray write
+    spans, else a sentence saying what is missing.
+
+    Needed: a statement with Effect Allow, Principal ``{"Service": "xray.amazonaws.com"}`` (or ``*``), an action
+    covering ``logs:PutLogEvents`` and a resource covering ``arn:<partition>:logs:<region>:<account>:log-group:aws/spans:*``.
+    Conditions are not evaluated.
+    """
+    target = spans_resource(region, account_id, partition)
+    allowing = []
+    for policy in policies:
+        document = parse_document(policy.get("policyDocument"))
+        if isinstance(document, dict):
+            allowing += [s for s in _as_list(document.get("Statement")) if isinstance(s, dict) and s.get("Effect") == "Allow"]
+    with_principal = [s for s in allowing if _allows_principal(s, XRAY_SERVICE_PRINCIPAL)]
+    with_action = [s for s in with_principal if _allows_action(s, "logs:PutLogEvents")]
+    if any(_covers_resource(s, target) for s in with_action):
+        return None
+    names = ", ".join(sorted(str(p.get("policyName")) for p in policies)) or "none"
+    if not with_principal:
+        missing = f"no statement allows the principal {XRAY_SERVICE_PRINCIPAL} (Principal {{\"Service\": \"{XRAY_SERVICE_PRINCIPAL}\"}})"
+    elif not with_action:
+        missing = f"no statement allowing {XRAY_SERVICE_PRINCIPAL} grants the action logs:PutLogEvents"
+    else:
+        missing = f"no statement allowing {XRAY_SERVICE_PRINCIPAL} logs:PutLogEvents covers the resource {target}"
+    return (
+        f"CloudWatch Logs does not let X-Ray write spans to the log group {SPANS_LOG_GROUP} in {region}: {missing}. "
+        f"CloudWatch Logs resource policies checked: {names}"
+    )
+
+
+# --- Transaction Search: traces outside the indexed share ----------------------------------------------------------
+
+RETRIEVAL_BATCH = 100  # StartTraceRetrieval takes at most 100 trace IDs
+RETRIEVAL_DONE = ("COMPLETE", "FAILED", "CANCELLED", "TIMEOUT")
+
+
+class RetrievalError(Exception):
+    """A trace retrieval that did not complete (message says why)."""
+
+
+def xray_trace_id(otel_trace_id):
+    """``5759e988bd862e3fe1be46a994272793`` -> ``1-5759e988-bd862e3fe1be46a994272793`` (X-Ray IDs pass unchanged)."""
+    text = str(otel_trace_id or "")
+    if re.match(r"^[0-9a-fA-F]{32}$", text):
+        return f"1-{text[:8]}-{text[8:]}"
+    return text if re.match(r"^1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}$", text) else None
+
+
+def spans_trace_ids(logs_client, start, end, limit):
+    """(trace IDs of the spans in ``aws/spans`` between ``start`` and ``end`` (epoch seconds), oldest first, at most
+    ``limit``; whether there were more). No log group yet: no traces."""
+    found = []
+    try:
+        paginator = logs_client.get_paginator("filter_log_events")
+        pages = paginator.paginate(logGroupName=SPANS_LOG_GROUP, startTime=int(start * 1000), endTime=int(end * 1000))
+        for page in pages:
+            for event in page.get("events", []):
+                try:
+                    span = json.loads(event.get("message") or "")
+                except ValueError:
+                    continue
+                trace_id = xray_trace_id(span.get("traceId")) if isinstance(span, dict) else None
+                if trace_id and trace_id not in found:
+                    if len(found) >= limit:
+                        return found, True
+                    found.append(trace_id)
+    except ClientError as e:
+        if is_error_code(e, "ResourceNotFoundException"):
+            return [], False
+        raise
+    return found, False
+
+
+def retrieve_graph(client, trace_ids, start, end, timeout, interval=5, sleep=None, clock=None):
+    """``Services`` of the graph of ``trace_ids`` through StartTraceRetrieval + GetRetrievedTracesGraph, one
+    retrieval per 100 IDs, each polled (bounded by ``timeout`` seconds overall) until COMPLETE; the graphs are
+    returned as a list (see ``xray_stats.combine_graphs``). RetrievalError when a retrieval ends otherwise."""
+    clock = clock or time.monotonic
+    deadline = clock() + timeout
+    graphs = []
+    for first in range(0, len(trace_ids), RETRIEVAL_BATCH):
+        batch = trace_ids[first:first + RETRIEVAL_BATCH]
+        token = client.start_trace_retrieval(aws_retry=True, TraceIds=batch, StartTime=start, EndTime=end)["RetrievalToken"]
+
+        def _read(token=token):
+            return client.get_retrieved_traces_graph(aws_retry=True, RetrievalToken=token)
+
+        response, _reached = wait_until(
+            _read, lambda r: r.get("RetrievalStatus") in RETRIEVAL_DONE, max(0.0, deadline - clock()), interval, sleep=sleep, clock=clock
+        )
+        status = response.get("RetrievalStatus")
+        if status != "COMPLETE":
+            raise RetrievalError(
+                f"trace retrieval of {len(batch)} traces is {status} after {timeout} seconds"
+                if status not in RETRIEVAL_DONE
+                else f"trace retrieval of {len(batch)} traces ended {status}"
+            )
+        services = [s.get("Service") or {} for s in response.get("Services", [])]
+        while response.get("NextToken"):
+            response = client.get_retrieved_traces_graph(aws_retry=True, RetrievalToken=token, NextToken=response["NextToken"])
+            services += [s.get("Service") or {} for s in response.get("Services", [])]
+        graphs.append(services)
+    return graphs
+
+
+# --- waiting ----------------------------------------------------------------------------------------------------
+
+
+def wait_until(read, done, timeout, interval, sleep=None, clock=None):
+    """Call ``read()`` until ``done(value)`` or ``timeout`` seconds passed; returns (value, reached).
+
+    Polls after 1, 2, 4, ... seconds, at most every ``interval`` seconds.
+    """
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
+    deadline = clock() + timeout
+    value = read()
+    pause = 1
+    while not done(value):
+        if clock() >= deadline:
+            return value, False
+        sleep(min(pause, interval))
+        pause *= 2
+        value = read()
+    return value, True
