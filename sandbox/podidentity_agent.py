@@ -9,7 +9,7 @@ container-credentials JSON. The agent is not available here, so this does the sa
 
     python sandbox/podidentity_agent.py --endpoint http://127.0.0.1:4580 --cluster xray-sandbox [--bind 169.254.170.23] [--port 80]
 
-Standard library only; logs to stdout; stops on SIGTERM.
+Needs boto3 (the project's .venv); logs to stdout; stops on SIGTERM.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ import logging
 import signal
 import sys
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ADDRESS = "169.254.170.23"
@@ -31,27 +28,18 @@ PATH = "/v1/credentials"
 log = logging.getLogger("pod-identity-agent")
 
 
-def exchange(endpoint: str, cluster: str, token: str) -> tuple[int, dict]:
-    """eks-auth AssumeRoleForPodIdentity -> (HTTP status, container-credentials JSON or an error body)."""
-    url = f"{endpoint}/clusters/{urllib.parse.quote(cluster, safe='')}/assume-role-for-pod-identity"
-    req = urllib.request.Request(url, data=json.dumps({"token": token}).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+def exchange(client, cluster: str, token: str) -> tuple[int, dict]:
+    """eks-auth AssumeRoleForPodIdentity (SigV4-signed with the node's credentials, as the real agent signs with the
+    node role) -> (HTTP status, container-credentials JSON or an error body)."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            answer = json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        body = err.read()
-        try:
-            detail = json.loads(body)
-        except ValueError:
-            detail = {"message": body.decode(errors="replace")[:500]}
-        code = err.headers.get("x-amzn-ErrorType", "") or detail.get("__type", "")
-        return (400 if err.code < 500 else 500), {"code": code.split(":")[0] or f"HTTP{err.code}",
-                                                  "message": detail.get("message") or detail.get("Message") or str(detail)}
+        answer = client.assume_role_for_pod_identity(clusterName=cluster, token=token)
+    except ClientError as err:
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+        return (400 if status < 500 else 500), {"code": err.response["Error"].get("Code"), "message": err.response["Error"].get("Message")}
     creds = answer["credentials"]
-    expiration = creds["expiration"]
-    if isinstance(expiration, (int, float)):
-        expiration = datetime.datetime.fromtimestamp(expiration, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expiration = creds["expiration"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     account = answer.get("assumedRoleUser", {}).get("arn", "::::").split(":")[4]
     return 200, {"AccessKeyId": creds["accessKeyId"], "SecretAccessKey": creds["secretAccessKey"],
                  "Token": creds["sessionToken"], "AccountId": account, "Expiration": expiration}
@@ -79,7 +67,7 @@ class Handler(BaseHTTPRequestHandler):
         if not token:
             self._send(400, {"code": "InvalidParameterException", "message": "the Authorization header (the token) is missing"})
             return
-        code, body = exchange(self.server.endpoint, self.server.cluster, token)
+        code, body = exchange(self.server.client, self.server.cluster, token)
         if code == 200:
             log.info("credentials for %s (account %s) until %s", self.address_string(), body["AccountId"], body["Expiration"])
         else:
@@ -91,11 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--endpoint", required=True, help="the sandbox AWS endpoint (eks-auth)")
     parser.add_argument("--cluster", required=True)
+    parser.add_argument("--region", required=True)
     parser.add_argument("--bind", default=ADDRESS)
     parser.add_argument("--port", type=int, default=80)
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s pod-identity-agent %(levelname)s %(message)s")
     server = ThreadingHTTPServer((args.bind, args.port), Handler)
+    import boto3  # noqa: PLC0415 - the sandbox runs from the project's .venv
+
+    # the node's own credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment), like the node role
+    server.client = boto3.client("eks-auth", endpoint_url=args.endpoint.rstrip("/"), region_name=args.region)
     server.endpoint, server.cluster = args.endpoint.rstrip("/"), args.cluster
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     log.info("EMULATION of the EKS Pod Identity Agent on http://%s:%d%s (eks-auth at %s, cluster %s)",

@@ -533,7 +533,7 @@ def start(settings, bins: dict[str, str], relay_ports: dict[str, int], log=say) 
     return {"paths": paths, "env": env}
 
 
-def start_node(settings, bins: dict[str, str], started: dict, log=say) -> None:
+def start_node(settings, bins: dict[str, str], started: dict, aws_info: dict, log=say) -> None:
     """After the images are imported: the kubelet, kube-proxy and CoreDNS."""
     paths, env = started["paths"], started["env"]
     kubeconfig = settings.kubeconfig
@@ -551,8 +551,9 @@ def start_node(settings, bins: dict[str, str], started: dict, log=say) -> None:
                         settings.log("kube-proxy"), settings.pidfile("kube-proxy"))
     agent = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "podidentity_agent.py"),
              "--endpoint", f"http://127.0.0.1:{settings.aws_port}", "--cluster", settings.cluster,
-             "--bind", POD_IDENTITY_AGENT_IP, "--port", "80"]
-    procs.start_process("pod-identity-agent", agent, env, paths.root, settings.log("pod-identity-agent"),
+             "--bind", POD_IDENTITY_AGENT_IP, "--port", "80", "--region", settings.region]
+    agent_env = dict(env, AWS_ACCESS_KEY_ID=aws_info["access_key_id"], AWS_SECRET_ACCESS_KEY=aws_info["secret_access_key"])
+    procs.start_process("pod-identity-agent", agent, agent_env, paths.root, settings.log("pod-identity-agent"),
                         settings.pidfile("pod-identity-agent"))
     context = f"kwok-{settings.cluster}"
     core = _write(paths("Corefile"), corefile(kubeconfig, context, settings.region))

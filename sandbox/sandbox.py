@@ -487,14 +487,14 @@ def start_webhook(settings: Settings) -> dict:
             "pod_identity_webhook_failure_policy": body["webhooks"][0]["failurePolicy"], "sandbox_ca": public_ca}
 
 
-def start_real_node(settings: Settings, bins: dict[str, str]) -> dict:
+def start_real_node(settings: Settings, bins: dict[str, str], info: dict) -> dict:
     """containerd, the sandbox images, the kubelet, kube-proxy and CoreDNS; waits until the node is Ready."""
     realnode.ensure_packages(say)
     relays = {"relay-api": settings.api_port, "relay-aws": settings.aws_port}
     started = realnode.start(settings, bins, relays, say)
     built = images.build(log=say)
     names = images.import_images("ctr", started["paths"].socket, log=say)
-    realnode.start_node(settings, bins, started, say)
+    realnode.start_node(settings, bins, started, info, say)
     api = KubeAPI(settings)
 
     def node_ready():
@@ -676,7 +676,7 @@ def cmd_up(args) -> int:
         publish_jwks(settings, api, info)
         create_nodes(settings, server_version)
         start_daemon(settings, bins, info)
-        real = start_real_node(settings, bins) if settings.real_nodes else {}
+        real = start_real_node(settings, bins, info) if settings.real_nodes else {}
         real.update(start_webhook(settings))
         versions = component_versions(versions, server_version)
         state = {
