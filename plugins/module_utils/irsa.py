@@ -415,6 +415,9 @@ def _explain_condition(operator: str, key: str, expected, context: dict, host_pa
     return [f"condition {operator} on {key} ({_describe_values(expected)}) does not admit {_describe_values(actual)}"]
 
 
+UNEVALUATED = "is not evaluated by this check"
+
+
 def _evaluate_conditions(conditions, context: dict, host_path: str, explain: bool) -> tuple[bool, list, list]:
     """(all hold, reasons for those that do not, operators the evaluator cannot judge)."""
     holds = True
@@ -434,7 +437,7 @@ def _evaluate_conditions(conditions, context: dict, host_path: str, explain: boo
             if result is None:
                 unsupported.append(operator)
                 holds = False
-                reasons.append(f"condition operator {operator} (on {key}) is not evaluated by this check; verify it by hand")
+                reasons.append(f"condition operator {operator} (on {key}) {UNEVALUATED}; verify it by hand")
             elif not result:
                 holds = False
                 if explain:
@@ -510,11 +513,15 @@ def evaluate_web_identity_trust(policy, claims: dict, role_arn: str, audience: s
             continue
         action_ok = _statement_actions_match(statement, WEB_IDENTITY_ACTION)
         principal_ok = _principal_matches(statement.get("Principal"), "Federated", provider_arn)
-        conditions_ok, reasons, _unsupported = _evaluate_conditions(statement.get("Condition"), context, host_path, explain=True)
+        conditions_ok, reasons, unsupported = _evaluate_conditions(statement.get("Condition"), context, host_path, explain=True)
         effect = statement.get("Effect")
         if effect == "Deny":
             if action_ok and principal_ok and conditions_ok:
                 result["problems"].append(f"trust policy statement {label} denies {WEB_IDENTITY_ACTION} to this token")
+            elif action_ok and principal_ok and unsupported and all(UNEVALUATED in reason for reason in reasons):
+                # STS evaluates what this check cannot: the Deny may apply, so the role is not reported admitted
+                result["problems"].append(f"trust policy statement {label} may deny {WEB_IDENTITY_ACTION} to this token: "
+                                          f"its condition operator {', '.join(sorted(set(unsupported)))} {UNEVALUATED}; verify it by hand")
             continue
         if effect != "Allow":
             continue
@@ -566,10 +573,20 @@ def evaluate_pod_identity_trust(policy) -> dict:
     policy = load_policy(policy)
     result = {"allowed": False, "problems": [], "warnings": []}
     missing = set(POD_IDENTITY_ACTIONS)
-    for statement in _as_list(policy.get("Statement")):
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+    denied = []
+    for index, statement in enumerate(_as_list(policy.get("Statement"))):
+        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
             continue
         if not _principal_matches(statement.get("Principal"), "Service", POD_IDENTITY_PRINCIPAL):
+            continue
+        if statement["Effect"] == "Deny":
+            # a Deny wins; its conditions (request tags, ...) are not evaluated here, so one with conditions may apply
+            label = statement.get("Sid") or f"#{index + 1}"
+            for action in POD_IDENTITY_ACTIONS:
+                if _statement_actions_match(statement, action):
+                    verb = "may deny" if statement.get("Condition") else "denies"
+                    denied.append(f"trust policy statement {label} {verb} {action} to {POD_IDENTITY_PRINCIPAL} (EKS Pod Identity)"
+                                  + ("; its conditions are not evaluated by this check, verify them by hand" if statement.get("Condition") else ""))
             continue
         if statement.get("Condition"):
             result["warnings"].append("trust policy statement for pods.eks.amazonaws.com has conditions; this check does not evaluate them")
@@ -578,6 +595,7 @@ def evaluate_pod_identity_trust(policy) -> dict:
         result["problems"].append(f"trust policy does not trust the service principal {POD_IDENTITY_PRINCIPAL} (EKS Pod Identity)")
     elif missing:
         result["problems"].append(f"trust policy trusts {POD_IDENTITY_PRINCIPAL} but does not allow {', '.join(sorted(missing))}")
+    result["problems"].extend(denied)
     result["allowed"] = not result["problems"]
     return result
 

@@ -22,26 +22,12 @@ import urllib.request
 import boto3
 import kubernetes
 import pytest
+from plays import role_play
 
 SUFFIX = secrets.token_hex(3)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INVENTORY = os.path.join(REPO, "inventories", "sandbox")
 FRONT, BACK = "x-ray-sample-front-k8s", "x-ray-sample-back-k8s"
-
-
-def _role_play(role, **task_vars):
-    body = "\n".join(f"        {key}: {json.dumps(value)}" for key, value in task_vars.items())
-    return f"""
-- name: One role
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: The role
-      ansible.builtin.include_role:
-        name: tracing.xray.{role}
-      vars:
-{body or '        _unused: true'}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +205,8 @@ def test_broken_daemon_config_fails_fast_naming_node_reason_and_log(play, real):
     try:
         began = time.monotonic()
         # the role's own rendering replaced by a broken one, as a template bug would
-        result = play(_role_play("daemon", daemon_namespace=ns, daemon_create_service_account=True, daemon_port=21999,
-                                 daemon_wait_delay=2, daemon_wait_timeout=240, daemon_tolerations=[]),
+        result = play(role_play("daemon", daemon_namespace=ns, daemon_create_service_account=True, daemon_port=21999,
+                                daemon_wait_delay=2, daemon_wait_timeout=240, daemon_tolerations=[]),
                       expect_ok=False, extra_vars={"_daemon_cfg_yaml": BROKEN_CFG})
         took = time.monotonic() - began
         assert result.rc != 0
@@ -229,22 +215,22 @@ def test_broken_daemon_config_fails_fast_naming_node_reason_and_log(play, real):
         assert "BogusKey flag is invalid" in text, "the last log lines of the crashed container are in the message"
         assert took < 200, f"a definite failure ends the wait early ({took:.0f}s)"
     finally:
-        play(_role_play("cleanup", cleanup_roles=["daemon"], cleanup_namespaces=[ns], xray_namespace=ns,
-                        xray_apps_namespace="it-none"))
+        play(role_play("cleanup", cleanup_roles=["daemon"], cleanup_namespaces=[ns], xray_namespace=ns,
+                       xray_apps_namespace="it-none"))
 
 
 def test_missing_daemon_image_is_reported_without_any_pull_leaving_the_machine(play, real):
     ns = f"it-noimage-{SUFFIX}"
     try:
-        result = play(_role_play("daemon", daemon_namespace=ns, daemon_create_service_account=True, daemon_port=21998,
-                                 daemon_image_tag="0.0.0-not-imported", daemon_wait_delay=2, daemon_wait_timeout=240,
-                                 daemon_tolerations=[]),
+        result = play(role_play("daemon", daemon_namespace=ns, daemon_create_service_account=True, daemon_port=21998,
+                                daemon_image_tag="0.0.0-not-imported", daemon_wait_delay=2, daemon_wait_timeout=240,
+                                daemon_tolerations=[]),
                       expect_ok=False)
         assert result.rc != 0
         assert real["node"] in result.stdout and ("ImagePullBackOff" in result.stdout or "ErrImagePull" in result.stdout), result.explain()
     finally:
-        play(_role_play("cleanup", cleanup_roles=["daemon"], cleanup_namespaces=[ns], xray_namespace=ns,
-                        xray_apps_namespace="it-none"))
+        play(role_play("cleanup", cleanup_roles=["daemon"], cleanup_namespaces=[ns], xray_namespace=ns,
+                       xray_apps_namespace="it-none"))
 
 
 # --- end to end through pods, and chaos for real ----------------------------------------------------------
@@ -289,8 +275,8 @@ def stack(real, run_playbook):
     result = run_playbook(playbook, inventory=INVENTORY)
     assert result.rc == 0, result.explain()
     yield {"daemon_ns": ns_d, "apps_ns": ns_a, "role_name": role_name}
-    cleanup = _role_play("cleanup", cleanup_roles=["chaos", "apps", "daemon", "irsa"], cleanup_namespaces=[ns_d, ns_a],
-                         xray_namespace=ns_d, xray_apps_namespace=ns_a, irsa_role_name=role_name)
+    cleanup = role_play("cleanup", cleanup_roles=["chaos", "apps", "daemon", "irsa"], cleanup_namespaces=[ns_d, ns_a],
+                        xray_namespace=ns_d, xray_apps_namespace=ns_a, irsa_role_name=role_name)
     assert run_playbook(cleanup, inventory=INVENTORY).rc == 0
 
 
@@ -358,8 +344,7 @@ def test_a_trust_policy_edited_by_hand_denies_the_daemon_and_the_doctor_says_why
         assert "AccessDenied" in log and "AssumeRoleWithWebIdentity" in log, log[-3000:]
         denied = [c for c in sandbox_calls(sandbox, "AssumeRoleWithWebIdentity", 0) if c.get("error_code") == "AccessDenied"]
         assert denied, "the STS emulation recorded the refusal"
-        doctor = _role_play("irsa", xray_namespace=stack["daemon_ns"], irsa_role_name=stack["role_name"]).replace(
-            "        name: tracing.xray.irsa\n", "        name: tracing.xray.irsa\n        tasks_from: verify\n")
+        doctor = role_play("irsa", tasks_from="verify", xray_namespace=stack["daemon_ns"], irsa_role_name=stack["role_name"])
         result = run_playbook(doctor, inventory=INVENTORY)
         assert result.rc != 0
         assert f"trust policy expects namespace default, the ServiceAccount is in {stack['daemon_ns']}" in result.stdout, result.explain()
@@ -374,8 +359,8 @@ def test_chaos_deletes_real_back_end_pods_faults_show_and_recover(real, stack, r
     core, sandbox = real["core"], real["sandbox"]
     selector = f"app.kubernetes.io/name={BACK}"
     before = {p.metadata.uid for p in core.list_namespaced_pod(stack["apps_ns"], label_selector=selector).items}
-    chaos = _role_play("chaos", chaos_namespace=stack["apps_ns"], chaos_label_selector=selector,
-                       chaos_interval_min=3, chaos_interval_max=4, chaos_wait_delay=1)
+    chaos = role_play("chaos", chaos_namespace=stack["apps_ns"], chaos_label_selector=selector,
+                      chaos_interval_min=3, chaos_interval_max=4, chaos_wait_delay=1)
     result = run_playbook(chaos, inventory=INVENTORY)
     assert result.rc == 0, result.explain()
     chaos_pods = core.list_namespaced_pod(stack["apps_ns"], label_selector="app.kubernetes.io/component=chaos").items
@@ -394,7 +379,7 @@ def test_chaos_deletes_real_back_end_pods_faults_show_and_recover(real, stack, r
     assert failed > 0 and (stats.get("FaultStatistics", {}).get("TotalCount", 0) or 0) > 0, (summary, stats)
 
     # recovery: chaos off, the back end Ready again, a new window without faults
-    remove = _role_play("chaos", chaos_state="absent", chaos_namespace=stack["apps_ns"])
+    remove = role_play("chaos", chaos_state="absent", chaos_namespace=stack["apps_ns"])
     assert run_playbook(remove, inventory=INVENTORY).rc == 0
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -456,6 +441,6 @@ def test_pod_identity_mode_converges_and_its_daemon_pod_gets_credentials(real, r
         log = kubectl(real, "-n", ns, "logs", pod.metadata.name, check=False).stdout
         assert calls, f"no PutTraceSegments by the pod identity role; daemon log:\n{log[-2000:]}"
     finally:
-        cleanup = _role_play("cleanup", cleanup_roles=["daemon", "irsa"], cleanup_namespaces=[ns], xray_namespace=ns,
-                             xray_apps_namespace="it-none", irsa_mode="pod_identity", irsa_role_name=role_name)
+        cleanup = role_play("cleanup", cleanup_roles=["daemon", "irsa"], cleanup_namespaces=[ns], xray_namespace=ns,
+                            xray_apps_namespace="it-none", irsa_mode="pod_identity", irsa_role_name=role_name)
         assert run_playbook(cleanup, inventory=INVENTORY).rc == 0

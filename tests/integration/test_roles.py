@@ -22,6 +22,7 @@ import time
 
 import kubernetes
 import pytest
+from plays import role_play
 import yaml
 
 SUFFIX = secrets.token_hex(3)
@@ -33,25 +34,10 @@ BACK_IMAGE = "docker.io/rnzdocker1/eks-workshop-x-ray-sample-back:ba01b042766edb
 TEST_PORT = 20000 + int(SUFFIX, 16) % 9000
 
 
-def _role_play(role, **task_vars):
-    body = "\n".join(f"        {key}: {json.dumps(value)}" for key, value in task_vars.items())
-    return f"""
-- name: One role
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: The role
-      ansible.builtin.include_role:
-        name: tracing.xray.{role}
-      vars:
-{body or '        _unused: true'}
-"""
-
-
 def _cleanup_play(roles, daemon_ns="it-none", apps_ns="it-none", extra=()):
     """tracing.xray.cleanup for the given roles; like site.yml, it reaches them through the cluster-wide inputs."""
-    return _role_play("cleanup", cleanup_roles=roles, cleanup_namespaces=[daemon_ns, apps_ns, *extra],
-                      xray_namespace=daemon_ns, xray_apps_namespace=apps_ns)
+    return role_play("cleanup", cleanup_roles=roles, cleanup_namespaces=[daemon_ns, apps_ns, *extra],
+                     xray_namespace=daemon_ns, xray_apps_namespace=apps_ns)
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +76,9 @@ def test_daemon_rollout_idempotence_and_checksum_roll(play, kube):
     ns = f"it-daemon-{SUFFIX}"
     base = dict(daemon_namespace=ns, daemon_create_service_account=True, daemon_port=TEST_PORT, daemon_wait_delay=1)
     try:
-        first = play(_role_play("daemon", **base))
+        first = play(role_play("daemon", **base))
         assert first.changed() >= 1
-        again = play(_role_play("daemon", **base))
+        again = play(role_play("daemon", **base))
         assert again.changed() == 0, again.explain()
 
         ds = kube["apps"].read_namespaced_daemon_set("xray-daemon", ns)
@@ -112,7 +98,7 @@ def test_daemon_rollout_idempotence_and_checksum_roll(play, kube):
 
         before = ds.spec.template.metadata.annotations["tracing.xray/config-checksum"]
         pods_before = {p.metadata.name for p in kube["core"].list_namespaced_pod(ns).items}
-        play(_role_play("daemon", daemon_log_level="debug", **base))
+        play(role_play("daemon", daemon_log_level="debug", **base))
         ds = kube["apps"].read_namespaced_daemon_set("xray-daemon", ns)
         assert ds.spec.template.metadata.annotations["tracing.xray/config-checksum"] != before
         pods_after = {p.metadata.name for p in kube["core"].list_namespaced_pod(ns).items
@@ -129,9 +115,9 @@ def test_daemon_wait_names_the_nodes_without_a_ready_pod(play, kube):
     port = TEST_PORT + 1
     common = dict(daemon_create_service_account=True, daemon_port=port, daemon_wait_delay=1)
     try:
-        play(_role_play("daemon", daemon_namespace=ns_a, **common))
-        result = play(_role_play("daemon", daemon_namespace=ns_b, daemon_name="xray-daemon-b",
-                                 daemon_wait_timeout=6, **common), expect_ok=False)
+        play(role_play("daemon", daemon_namespace=ns_a, **common))
+        result = play(role_play("daemon", daemon_namespace=ns_b, daemon_name="xray-daemon-b",
+                                daemon_wait_timeout=6, **common), expect_ok=False)
         assert result.rc != 0
         text = result.stdout
         assert "did not become ready within 6s" in text
@@ -140,14 +126,14 @@ def test_daemon_wait_names_the_nodes_without_a_ready_pod(play, kube):
         assert "free ports" in text, "the scheduler's reason is part of the message"
     finally:
         play(_cleanup_play(["daemon"], daemon_ns=ns_a))
-        play(_role_play("cleanup", cleanup_roles=["daemon"], cleanup_namespaces=[ns_b], xray_namespace=ns_b,
-                        daemon_name="xray-daemon-b"))
+        play(role_play("cleanup", cleanup_roles=["daemon"], cleanup_namespaces=[ns_b], xray_namespace=ns_b,
+                       daemon_name="xray-daemon-b"))
 
 
 def test_daemon_rejects_bad_input_before_any_change(play, kube):
     ns = f"it-daemon-bad-{SUFFIX}"
-    result = play(_role_play("daemon", daemon_namespace=ns, daemon_region="mars-1", daemon_buffer_size_mb=2,
-                             daemon_role_arn="not-an-arn"), expect_ok=False)
+    result = play(role_play("daemon", daemon_namespace=ns, daemon_region="mars-1", daemon_buffer_size_mb=2,
+                            daemon_role_arn="not-an-arn"), expect_ok=False)
     assert result.rc != 0
     for field in ("daemon_region", "daemon_buffer_size_mb", "daemon_role_arn"):
         assert field in result.stdout
@@ -163,8 +149,8 @@ def test_daemon_config_is_accepted_by_the_real_daemon(play, kube, tmp_path):
         pytest.skip(f"the sandbox's X-Ray daemon is not built ({binary})")
     ns = f"it-daemon-cfg-{SUFFIX}"
     try:
-        play(_role_play("daemon", daemon_namespace=ns, daemon_create_service_account=True, daemon_port=TEST_PORT + 2,
-                        daemon_role_arn="arn:aws:iam::123456789012:role/xray-cross-account", daemon_wait=False))
+        play(role_play("daemon", daemon_namespace=ns, daemon_create_service_account=True, daemon_port=TEST_PORT + 2,
+                       daemon_role_arn="arn:aws:iam::123456789012:role/xray-cross-account", daemon_wait=False))
         cfg = kube["core"].read_namespaced_config_map("xray-config", ns).data["cfg.yaml"]
     finally:
         play(_cleanup_play(["daemon"], daemon_ns=ns))
@@ -196,8 +182,8 @@ def test_apps_usermgmt_credentials_only_in_a_secret(play, kube):
                      # pods stay in ImagePullBackOff, so this test of where credentials go does not wait for them
                      apps_wait=False)
     try:
-        first = play(_role_play("apps", **task_vars))
-        again = play(_role_play("apps", **task_vars))
+        first = play(role_play("apps", **task_vars))
+        again = play(role_play("apps", **task_vars))
         assert again.changed() == 0, again.explain()
         for text in (first.stdout, first.stderr, again.stdout):
             for secret in (password, smtp_password):
@@ -231,8 +217,8 @@ def test_apps_service_address_mode_and_own_list(play, kube):
         {"name": "api", "image": BACK_IMAGE, "port": 9090, "service_port": 80, "env": {"SAMPLE_PORT": "9090"}},
     ]
     try:
-        play(_role_play("apps", apps_namespace=ns, apps_services=services, apps_daemon_address_mode="service",
-                        apps_daemon_service_address="xray-service.xray-system:2000", apps_wait_delay=1))
+        play(role_play("apps", apps_namespace=ns, apps_services=services, apps_daemon_address_mode="service",
+                       apps_daemon_service_address="xray-service.xray-system:2000", apps_wait_delay=1))
         web = kube["apps"].read_namespaced_deployment("web", ns)
         env = {e.name: e.value for e in web.spec.template.spec.containers[0].env}
         assert env["AWS_XRAY_DAEMON_ADDRESS"] == "xray-service.xray-system:2000"
@@ -247,7 +233,7 @@ def test_apps_rejects_bad_entries_naming_the_field(play, kube):
     ns = f"it-apps-bad-{SUFFIX}"
     services = [{"name": "Bad_Name", "image": "x", "port": 80, "calls": ["nobody"],
                  "env": {"AWS_XRAY_DAEMON_ADDRESS": "1.2.3.4:2000"}}]
-    result = play(_role_play("apps", apps_namespace=ns, apps_services=services), expect_ok=False)
+    result = play(role_play("apps", apps_namespace=ns, apps_services=services), expect_ok=False)
     assert result.rc != 0
     assert "apps_services[0]: name must be a DNS-1035 label" in result.stdout
     assert "calls must name other services" in result.stdout
@@ -262,10 +248,10 @@ def test_chaos_rbac_randomizer_and_absent(play, kube, repo, tmp_path):
     other = f"it-chaos-other-{SUFFIX}"
     core = kube["core"]
     try:
-        play(_role_play("apps", apps_namespace=ns, apps_wait_delay=1))
-        play(_role_play("apps", apps_namespace=other, apps_preset="none", apps_wait_delay=1,
-                        apps_services=[{"name": "bystander", "image": BACK_IMAGE, "port": 8080}]))
-        play(_role_play("chaos", chaos_namespace=ns, chaos_wait_delay=1))
+        play(role_play("apps", apps_namespace=ns, apps_wait_delay=1))
+        play(role_play("apps", apps_namespace=other, apps_preset="none", apps_wait_delay=1,
+                       apps_services=[{"name": "bystander", "image": BACK_IMAGE, "port": 8080}]))
+        play(role_play("chaos", chaos_namespace=ns, chaos_wait_delay=1))
 
         role = kube["rbac"].read_namespaced_role("xray-chaos", ns)
         assert [(r.resources, sorted(r.verbs)) for r in role.rules] == [(["pods"], ["delete", "get", "list"])]
@@ -319,7 +305,7 @@ def test_chaos_rbac_randomizer_and_absent(play, kube, repo, tmp_path):
         else:
             pytest.fail(f"the apps did not return to {len(before)} ready pods after {victim} was deleted")
 
-        play(_role_play("chaos", chaos_namespace=ns, chaos_state="absent", chaos_wait_delay=1))
+        play(role_play("chaos", chaos_namespace=ns, chaos_state="absent", chaos_wait_delay=1))
         left = kube["apps"].list_namespaced_deployment(ns, label_selector="app.kubernetes.io/component=chaos").items
         assert not left
         assert not [r for r in kube["rbac"].list_namespaced_role(ns).items if r.metadata.name == "xray-chaos"]
@@ -334,7 +320,7 @@ def test_cleanup_keeps_a_namespace_with_foreign_objects(play, kube):
     ns = f"it-cleanup-{SUFFIX}"
     core = kube["core"]
     try:
-        play(_role_play("apps", apps_namespace=ns, apps_wait_delay=1))
+        play(role_play("apps", apps_namespace=ns, apps_wait_delay=1))
         core.create_namespaced_config_map(ns, {"metadata": {"name": "not-ours"}, "data": {"a": "b"}})
         result = play(_cleanup_play(["apps"], apps_ns=ns))
         assert "holds ConfigMap/not-ours" in result.stdout

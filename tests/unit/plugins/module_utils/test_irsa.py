@@ -364,6 +364,36 @@ def test_deny_statement_wins():
     assert result["problems"] == ["trust policy statement NoDefault denies sts:AssumeRoleWithWebIdentity to this token"]
 
 
+def test_deny_statement_under_a_condition_the_check_cannot_evaluate_is_a_problem():
+    """STS applies a Deny whose condition it can evaluate; the doctor cannot, so it must not report the role admitted."""
+    policy = policy_for()
+    deny = copy.deepcopy(policy["Statement"][0])
+    deny.update(Effect="Deny", Sid="NotAfterMigration")
+    deny["Condition"] = {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}
+    policy["Statement"].append(deny)
+    result = irsa.evaluate_web_identity_trust(policy, claims_for(), ROLE_ARN)
+    assert result["allowed"] is False
+    assert result["problems"] == ["trust policy statement NotAfterMigration may deny sts:AssumeRoleWithWebIdentity to this token: "
+                                  "its condition operator DateGreaterThan is not evaluated by this check; verify it by hand"]
+    # a Deny that another, evaluated condition rules out does not apply
+    deny["Condition"]["StringEquals"] = {f"{HOST_PATH}:sub": "system:serviceaccount:kube-system:default"}
+    assert irsa.evaluate_web_identity_trust(policy, claims_for(), ROLE_ARN)["allowed"] is True
+
+
+def test_pod_identity_deny_statement_wins():
+    policy = irsa.pod_identity_trust_policy()
+    policy["Statement"].append({"Sid": "NoTagging", "Effect": "Deny", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                "Action": "sts:TagSession"})
+    result = irsa.evaluate_pod_identity_trust(policy)
+    assert result["allowed"] is False
+    assert result["problems"] == ["trust policy statement NoTagging denies sts:TagSession to pods.eks.amazonaws.com (EKS Pod Identity)"]
+    conditional = irsa.pod_identity_trust_policy()
+    conditional["Statement"].append({"Effect": "Deny", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": "sts:AssumeRole",
+                                     "Condition": {"StringEquals": {"aws:RequestTag/kubernetes-namespace": "default"}}})
+    result = irsa.evaluate_pod_identity_trust(conditional)
+    assert result["allowed"] is False and "may deny sts:AssumeRole" in result["problems"][0]
+
+
 def test_negated_and_if_exists_operators():
     policy = policy_for()
     policy["Statement"][0]["Condition"]["StringNotEquals"] = {f"{HOST_PATH}:sub": "system:serviceaccount:kube-system:default"}
