@@ -444,3 +444,21 @@ def test_pod_identity_mode_converges_and_its_daemon_pod_gets_credentials(real, r
         cleanup = role_play("cleanup", cleanup_roles=["daemon", "irsa"], cleanup_namespaces=[ns], xray_namespace=ns,
                             xray_apps_namespace="it-none", irsa_mode="pod_identity", irsa_role_name=role_name)
         assert run_playbook(cleanup, inventory=INVENTORY).rc == 0
+
+
+def test_apps_wait_reports_a_missing_image_fast_with_node_and_reason(play, real):
+    """The apps role's wait reads pod failures with the same filter as the daemon role: an image that cannot be had
+    ends the wait early and is named, where a kwok node would have reported the pod Ready."""
+    ns = f"it-appsimg-{SUFFIX}"
+    services = [{"name": "ghost", "image": "example.invalid/ghost:1", "port": 8080}]
+    try:
+        began = time.monotonic()
+        result = play(role_play("apps", apps_namespace=ns, apps_services=services, apps_wait_delay=2, apps_wait_timeout=240),
+                      expect_ok=False)
+        took = time.monotonic() - began
+        assert result.rc != 0
+        assert "ImagePullBackOff" in result.stdout or "ErrImagePull" in result.stdout, result.explain()
+        assert f"on node {real['node']}" in result.stdout and "stopped early" in result.stdout, result.explain()
+        assert took < 180, f"a definite failure ends the wait early ({took:.0f}s)"
+    finally:
+        play(role_play("cleanup", cleanup_roles=["apps"], cleanup_namespaces=[ns], xray_namespace="it-none", xray_apps_namespace=ns))
