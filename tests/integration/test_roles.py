@@ -2,8 +2,9 @@
 nodes), driven through ``ansible-playbook`` with the sandbox inventory; results are read back with the
 Kubernetes client. Every test works in namespaces of its own (unique per run) and removes what it creates.
 
-kwok only simulates pods: nothing runs in them. What runs for real here: the API server (server-side apply,
-admission, RBAC, the DaemonSet/Deployment controllers, the scheduler's hostPort checks), the X-Ray daemon binary
+Pods on the kwok nodes are simulated; the sandbox's real node runs the rest as containers (tests/integration/
+test_real_node.py checks what only a real node shows). What these tests check for real: the API server (server-side
+apply, admission, RBAC, the DaemonSet/Deployment controllers, the scheduler's hostPort checks), the X-Ray daemon binary
 of the sandbox build cache (it must accept the cfg.yaml the role renders), and the chaos randomizer's own code,
 authenticated as its ServiceAccount.
 """
