@@ -18,23 +18,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-APPS_VARS = os.path.join(REPO, "roles", "apps", "vars", "main.yml")
+sys.path.insert(0, HERE)
+
+import images  # noqa: E402  (sibling module: the names the sandbox imports its images under)
 
 
-def front_image() -> str:
-    """The workshop preset's front-end image: the sandbox imports the sample image under this name."""
-    with open(APPS_VARS, encoding="utf-8") as handle:
-        match = re.search(r"image:\s*(\S*front\S*)", handle.read())
-    if not match:
-        raise SystemExit(f"traffic: no front-end image in {APPS_VARS}")
-    return match.group(1)
+def service_image(service: str) -> str:
+    """The workshop preset's image of ``service``: the sandbox imports the sample image under that name."""
+    presets = images.preset_images(os.path.join(REPO, "roles", "apps", "vars", "main.yml"), "workshop")
+    if service not in presets:
+        raise SystemExit(f"traffic: {service} is not a service of the workshop preset ({', '.join(presets)}): give --image")
+    return presets[service]
 
 
 def load_state() -> dict:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     kubectl = [state["kubectl"], "--kubeconfig", state["kubeconfig"]]
     name = f"xray-traffic-{int(time.time())}"
     url = f"http://{args.service}.{args.namespace}.svc:{args.port}{args.path}"
-    manifest = job_manifest(name, args.namespace, url, args.image or front_image(), args,
+    manifest = job_manifest(name, args.namespace, url, args.image or service_image(args.service), args,
                             [state["service_cidr"], state["pod_cidr"]])
     subprocess.run([*kubectl, "apply", "-f", "-"], input=json.dumps(manifest), text=True, check=True, capture_output=True)
     deadline = time.monotonic() + (args.timeout or args.duration + 120)
