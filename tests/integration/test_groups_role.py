@@ -12,6 +12,7 @@ import time
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from plays import connected_play
 
 SUFFIX = secrets.token_hex(3)
 CLUSTER = f"it-role-{SUFFIX}"
@@ -23,16 +24,16 @@ def name(base: str) -> str:
 
 @pytest.fixture
 def role(aws_endpoint, run_playbook, no_ambient_aws):
-    """Run the role with the given variables; the AWS connection comes from the role's own variables."""
+    """Run the role with the given variables; the AWS connection comes from the xray_* variables (module_defaults)."""
 
     def _role(variables: dict, *, check: bool = False):
-        playbook = [{"name": "groups role", "hosts": "localhost", "gather_facts": False, "roles": [{"role": "tracing.xray.groups"}]}]
+        playbook = [connected_play("groups role", hosts="localhost", roles=[{"role": "tracing.xray.groups"}])]
         extra = {
             "xray_cluster_name": CLUSTER,
-            "groups_region": aws_endpoint["region"],
-            "groups_endpoint_url": aws_endpoint["endpoint_url"],
-            "groups_access_key": aws_endpoint["access_key_id"],
-            "groups_secret_key": aws_endpoint["secret_access_key"],
+            "xray_region": aws_endpoint["region"],
+            "xray_aws_endpoint_url": aws_endpoint["endpoint_url"],
+            "xray_aws_access_key": aws_endpoint["access_key_id"],
+            "xray_aws_secret_key": aws_endpoint["secret_access_key"],
             **variables,
         }
         return run_playbook(json.dumps(playbook, indent=1), extra_vars=extra, check=check)

@@ -18,30 +18,16 @@ import boto3
 import kubernetes
 import pytest
 from botocore.exceptions import ClientError
+from plays import connected_play, role_play
 
 SUFFIX = secrets.token_hex(3)
 SA = "xray-daemon"
 
 # The play for "site.yml with only irsa": the role with the inventory's xray_* variables.
-SITE = """
-- name: Identity of the X-Ray daemon (IRSA)
-  hosts: all
-  gather_facts: false
-  roles:
-    - role: tracing.xray.irsa
-"""
+SITE = json.dumps([connected_play("Identity of the X-Ray daemon (IRSA)", roles=[{"role": "tracing.xray.irsa"}])])
 
 # The doctor alone (entry point "verify"): changes nothing.
-VERIFY = """
-- name: IRSA doctor
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Check the X-Ray daemon's identity
-      ansible.builtin.include_role:
-        name: tracing.xray.irsa
-        tasks_from: verify
-"""
+VERIFY = role_play("irsa", tasks_from="verify")
 
 DOCTOR_TASK = "Run the IRSA doctor (token request, claims against the trust policy, provider, annotation)"
 

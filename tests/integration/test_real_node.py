@@ -22,7 +22,7 @@ import urllib.request
 import boto3
 import kubernetes
 import pytest
-from plays import role_play
+from plays import CONNECTED_YAML, role_play
 
 SUFFIX = secrets.token_hex(3)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -251,7 +251,7 @@ def stack(real, run_playbook):
 - name: Daemon and apps on the real node
   hosts: all
   gather_facts: false
-  vars:
+{CONNECTED_YAML}  vars:
     xray_namespace: {ns_d}
     xray_apps_namespace: {ns_a}
   tasks:
@@ -406,7 +406,7 @@ def test_pod_identity_mode_converges_and_its_daemon_pod_gets_credentials(real, r
 - name: Pod Identity on the real node
   hosts: all
   gather_facts: false
-  vars:
+{CONNECTED_YAML}  vars:
     xray_namespace: {ns}
   tasks:
     - name: Pod Identity (role, association, ServiceAccount)

@@ -106,10 +106,10 @@ def traffic(xray, tmp_path_factory):
 
 def verify_vars(aws_endpoint, tmp_path, window, **extra):
     values = {
-        "verify_aws_endpoint_url": aws_endpoint["endpoint_url"],
-        "verify_region": aws_endpoint["region"],
-        "verify_aws_access_key": aws_endpoint["access_key_id"],
-        "verify_aws_secret_key": aws_endpoint["secret_access_key"],
+        "xray_aws_endpoint_url": aws_endpoint["endpoint_url"],
+        "xray_region": aws_endpoint["region"],
+        "xray_aws_access_key": aws_endpoint["access_key_id"],
+        "xray_aws_secret_key": aws_endpoint["secret_access_key"],
         "verify_start_time": "%.3f" % window[0],
         "verify_end_time": "%.3f" % window[1],
         "verify_expected_services": [FRONT, BACK],

@@ -108,10 +108,10 @@ PLAY = """
   vars:
     ansible_python_interpreter: "{{ ansible_playbook_python }}"
   tasks:
-    - name: Wait as the role does (module_defaults as in tasks/main.yml)
+    - name: Wait as the role does (module_defaults as in playbooks/site.yml)
       module_defaults:
         group/kubernetes.core.k8s:
-          kubeconfig: "{{ daemon_kubeconfig | default(omit, true) }}"
+          kubeconfig: "{{ xray_kubeconfig | default(omit, true) }}"
       block:
         - name: The role's wait
           ansible.builtin.include_role:
@@ -127,7 +127,7 @@ def run_wait(tmp_path, api, timeout=60):
                   "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}
     (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig), encoding="utf-8")
     (tmp_path / "play.yml").write_text(PLAY, encoding="utf-8")
-    extra = {"daemon_region": "eu-west-1", "daemon_namespace": NS, "daemon_kubeconfig": str(tmp_path / "kubeconfig"),
+    extra = {"daemon_region": "eu-west-1", "daemon_namespace": NS, "xray_kubeconfig": str(tmp_path / "kubeconfig"),
              "daemon_wait_timeout": timeout, "daemon_wait_delay": 1, "daemon_node_selector": {"kubernetes.io/os": "linux"}}
     (tmp_path / "extra.json").write_text(json.dumps(extra), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_")}
