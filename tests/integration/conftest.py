@@ -138,6 +138,17 @@ class PlaybookRun:
     def failed(self) -> int:
         return sum(s.get("failures", 0) + s.get("unreachable", 0) for s in self.stats.values())
 
+    def warnings(self) -> list[str]:
+        """Every warning a task of the run returned (module warnings such as "left in place")."""
+        found = []
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                for result in task.get("hosts", {}).values():
+                    found += [str(w) for w in result.get("warnings", [])]
+                    for item in result.get("results", []) if isinstance(result.get("results"), list) else []:
+                        found += [str(w) for w in (item.get("warnings", []) if isinstance(item, dict) else [])]
+        return found
+
     def explain(self) -> str:
         return f"rc={self.rc}\nstderr:\n{self.stderr[-4000:]}\nstdout:\n{self.stdout[-8000:]}"
 

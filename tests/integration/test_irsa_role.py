@@ -24,7 +24,7 @@ SUFFIX = secrets.token_hex(3)
 SA = "xray-daemon"
 
 # The play for "site.yml with only irsa": the role with the inventory's xray_* variables.
-SITE = json.dumps([connected_play("Identity of the X-Ray daemon (IRSA)", roles=[{"role": "tracing.xray.irsa"}])])
+SITE = json.dumps([connected_play("Identity of the X-Ray daemon (IRSA)", roles=[{"role": "tracing.xray.irsa"}])], indent=1)
 
 # The doctor alone (entry point "verify"): changes nothing.
 VERIFY = role_play("irsa", tasks_from="verify")
@@ -243,18 +243,51 @@ def test_untagged_role_with_the_same_name_is_refused(env, run_playbook, names):
     refused = play(env, run_playbook, SITE, names)
     assert refused.rc != 0, refused.explain()
     message = failure_message(refused)
-    assert f"IAM role {role} exists without the tag managed-by=tracing.xray" in message and "refusing to modify it" in message
+    assert f"IAM role {role} exists but lacks the ownership tags" in message and "refusing to change it" in message
+    assert f"xray_adopt: [IAMRole/{role}]" in message and "no tags" in message
     assert refused.changed() == 0, refused.explain()
     untouched = get_role(env, role)
     assert untouched["AssumeRolePolicyDocument"] == foreign_policy
     assert iam.list_role_tags(RoleName=role)["Tags"] == []
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     assert get_sa(env, names["namespace"]) is None
+    assert get_provider(env) is None or provider_arn(env) not in [r for r in roles_trusting_provider(env, exclude="")]
 
+    # Teardown leaves the foreign role, says so, and still removes the rest (it does not stop half-way).
     not_deleted = play(env, run_playbook, SITE, names, irsa_state="absent")
-    assert not_deleted.rc != 0, not_deleted.explain()
-    assert "refusing to delete it" in failure_message(not_deleted)
+    assert not_deleted.rc == 0, not_deleted.explain()
+    assert any(f"IAM role {role}" in w and "left in place" in w for w in not_deleted.warnings()), not_deleted.explain()
     assert get_role(env, role) is not None
+
+    # Adopting it on purpose takes it over.
+    adopted = play(env, run_playbook, SITE, names, xray_adopt=[f"IAMRole/{role}"])
+    assert adopted.rc == 0, adopted.explain()
+    assert get_role(env, role)["AssumeRolePolicyDocument"] == expected_trust_policy(env, names["namespace"])
+
+
+def test_missing_policy_on_a_converged_cluster_detaches_nothing(env, run_playbook, names):
+    first = play(env, run_playbook, SITE, names)
+    assert first.rc == 0, first.explain()
+    attached = env["iam"].list_attached_role_policies(RoleName=names["role"])["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSXRayDaemonWriteAccess"]
+    bad = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAcess"
+    refused = play(env, run_playbook, SITE, names, irsa_managed_policy_arns=[bad])
+    assert refused.rc != 0 and refused.changed() == 0, refused.explain()
+    assert f"managed_policy_arns: {bad} is not a managed policy" in failure_message(refused)
+    assert env["iam"].list_attached_role_policies(RoleName=names["role"])["AttachedPolicies"] == attached
+
+
+def test_same_cluster_name_in_another_region_does_not_take_the_role(env, run_playbook, names):
+    first = play(env, run_playbook, SITE, names)
+    assert first.rc == 0, first.explain()
+    before = get_role(env, names["role"])
+    # The same cluster name (and so the same default role name) seen from another region: another cluster.
+    other = play(env, run_playbook, SITE, names, irsa_issuer="https://oidc.eks.us-east-2.amazonaws.com/id/OTHERCLUSTER",
+                 xray_region="us-east-2", irsa_cluster_name="")
+    assert other.rc != 0 and other.changed() == 0, other.explain()
+    message = failure_message(other)
+    assert f"tracing.xray/region={env['sandbox']['region']}" in message and f"IAMRole/{names['role']}" in message
+    assert get_role(env, names["role"])["AssumeRolePolicyDocument"] == before["AssumeRolePolicyDocument"]
 
 
 def test_foreign_service_account_is_refused(env, run_playbook, names):

@@ -1,0 +1,148 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tracing.xray project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: k8s_ownership
+version_added: 0.1.0
+short_description: Refuse to take over Kubernetes objects that carry someone else's name
+description:
+  - Reads the Kubernetes objects a role is about to apply (by C(apiVersion), C(kind), C(metadata.name) and
+    C(metadata.namespace)) and finds those that already exist without every label of O(owner_labels).
+  - With O(on_foreign=fail) (the present path of the roles) the module fails before anything is applied, naming
+    each foreign object, its labels and field managers, and the O(adopt) entry that takes it over. With
+    O(on_foreign=report) (the absent path) it only returns and warns about them, so teardown goes on.
+  - Objects that do not exist yet, and objects that carry the labels, pass.
+  - Reads only; never changes anything, so it runs the same way in check mode.
+author:
+  - tracing.xray maintainers (@tracing-xray)
+options:
+  objects:
+    description:
+      - The objects (full manifests or just C(apiVersion), C(kind) and C(metadata)).
+    type: list
+    elements: dict
+    required: true
+  owner_labels:
+    description: The labels that mark an object as ours.
+    type: dict
+    required: true
+  adopt:
+    description:
+      - Objects the user explicitly allows to be taken over, as C(<Kind>/<namespace>/<name>) (namespaced) or
+        C(<Kind>/<name>) (cluster-scoped); the roles pass the shared C(xray_adopt) list.
+    type: list
+    elements: str
+    default: []
+  adopt_variable:
+    description: The name of the variable the user sets to adopt, quoted in messages.
+    type: str
+    default: xray_adopt
+  on_foreign:
+    description: Fail, or only report, when a foreign object is found.
+    type: str
+    choices: [fail, report]
+    default: fail
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+requirements:
+  - kubernetes
+"""
+
+EXAMPLES = r"""
+- name: Stop before applying over objects we did not create
+  tracing.xray.k8s_ownership:
+    objects: "{{ manifests }}"
+    owner_labels: {app.kubernetes.io/managed-by: tracing.xray, app.kubernetes.io/component: daemon}
+    adopt: "{{ xray_adopt | default([]) }}"
+"""
+
+RETURN = r"""
+foreign:
+  description: The objects that exist without the owner labels (and are not adopted).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind: {description: Kind., type: str}
+    namespace: {description: Namespace (empty for cluster-scoped objects)., type: str}
+    name: {description: Name., type: str}
+    labels: {description: The object's labels., type: dict}
+    managers: {description: Field managers that wrote the object (metadata.managedFields)., type: list, elements: str}
+    adopt_entry: {description: The O(adopt) entry that would take it over., type: str}
+adopted:
+  description: The O(adopt) entries that matched a foreign object (it may be taken over).
+  returned: always
+  type: list
+  elements: str
+owned:
+  description: How many of O(objects) exist and carry the owner labels.
+  returned: always
+  type: int
+"""
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import describe_foreign
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import object_ref
+
+try:
+    from kubernetes.dynamic.exceptions import NotFoundError
+except ImportError:
+    pass  # AnsibleK8SModule reports the missing library
+
+
+def read(client, ref):
+    """The live object of ``ref`` as a dict, or None."""
+    resource = client.resource(ref["kind"], ref["api_version"])
+    try:
+        obj = client.get(resource, name=ref["name"], namespace=ref["namespace"] or None)
+    except NotFoundError:
+        return None
+    return obj.to_dict()
+
+
+def main():
+    argument_spec = dict(
+        objects=dict(type="list", elements="dict", required=True),
+        owner_labels=dict(type="dict", required=True),
+        adopt=dict(type="list", elements="str", default=[]),
+        adopt_variable=dict(type="str", default="xray_adopt"),
+        on_foreign=dict(type="str", choices=["fail", "report"], default="fail"),
+    )
+    argument_spec.update(AUTH_ARG_SPEC)
+    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    try:
+        refs = [object_ref(obj) for obj in params["objects"]]
+    except ValueError as e:
+        module.fail_json(msg=f"objects: {e}")
+    try:
+        client = get_api_client(module=module)
+        found = [(ref, read(client, ref)) for ref in refs]
+    except CoreException as e:
+        module.fail_from_exception(e)
+    except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
+        module.fail_json(msg=f"Could not read the objects from the Kubernetes API server: {e}")
+
+    foreign, adopted, owned = describe_foreign(found, params["owner_labels"], params["adopt"])
+    result = dict(changed=False, foreign=foreign, adopted=adopted, owned=owned)
+    if foreign:
+        message = foreign_message(foreign, params["owner_labels"], params["adopt_variable"])
+        if params["on_foreign"] == "fail":
+            module.fail_json(msg=message, **result)
+        module.warn(message.split("; refusing")[0] + "; leaving it in place.")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
