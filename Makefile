@@ -12,20 +12,31 @@ SANITY_ROOT  := $(CURDIR)/$(CACHE)/sanity/ansible_collections/tracing/xray
 GET_PIP      := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 STAMP        := $(VENV)/.installed
 VERSION      := $(shell sed -n 's/^version: *//p' galaxy.yml)
+DEV_REQS     := tests/requirements-dev.txt
+ARTIFACT     := $(CACHE)/build/tracing-xray-$(VERSION).tar.gz
+SITE_PKGS    := $(CURDIR)/$(VENV)/lib/python3.11/site-packages
+# the built tarball, installed as a user installs it (ee-check, docs-lint, docsite read this, not the checkout)
+INSTALLED    := $(CURDIR)/$(CACHE)/installed
+INSTALLED_COLL := $(INSTALLED)/ansible_collections/tracing/xray
+# amazon.aws and kubernetes.core of the pinned `ansible` package, for the tool venvs (no Galaxy here)
+DEPS_PATH    := $(CURDIR)/$(CACHE)/deps-collections
+IMPORTER_VENV := $(CACHE)/venv-importer
+DOCS_VENV    := $(CACHE)/venv-docs
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lint sanity unit integration molecule test demo build syntax changelog constraints \
+        role-docs install-artifact deps-collections ee-check importer docs-lint docsite package-checks \
         graphviz sandbox-build sandbox-up sandbox-down sandbox-status sandbox-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
 # --- set-up -------------------------------------------------------------------------------
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): $(DEV_REQS) constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(DEV_REQS) -c constraints.txt
 	@touch $@
 
 $(COLL_LINK):
@@ -35,10 +46,11 @@ $(COLL_LINK):
 setup: $(STAMP) $(COLL_LINK) ## virtualenv .venv with pinned tools; checkout visible as tracing.xray
 
 # --- checks ---------------------------------------------------------------------------------
-lint: setup ## ansible-lint (production profile), yamllint, ruff, changelog fragments
+lint: setup ## ansible-lint (production profile), yamllint, ruff, changelog fragments, role READMEs vs argument_specs
 	$(BIN)/yamllint --strict .
 	$(BIN)/ruff check .
 	$(BIN)/antsibull-changelog lint
+	$(BIN)/python tools/role_readme.py --check
 	$(BIN)/ansible-lint --offline --profile production
 
 $(GET_PIP): tools/get_pip_offline.py
@@ -74,10 +86,71 @@ build: setup ## build the collection tarball into .cache/build and check what it
 	$(BIN)/ansible-galaxy collection build --force --output-path $(CACHE)/build .
 	$(BIN)/python tools/check_artifact.py $(CACHE)/build/tracing-xray-$(VERSION).tar.gz
 
-test: ## everything CI runs: static checks, unit, sanity, then the sandbox suites (sandbox stopped at the end)
-	$(MAKE) --no-print-directory lint syntax build unit sanity
+test: ## everything CI runs: static checks, unit, sanity, packaging checks, then the sandbox suites (sandbox stopped at the end)
+	$(MAKE) --no-print-directory lint syntax build unit sanity package-checks
 	@rc=0; $(MAKE) --no-print-directory integration molecule || rc=$$?; \
 	  $(MAKE) --no-print-directory sandbox-down || true; exit $$rc
+
+role-docs: setup ## rewrite the variable tables of roles/*/README.md from meta/argument_specs.yml
+	$(BIN)/python tools/role_readme.py
+
+# --- the collection as users get it: built tarball, execution environment, Galaxy import, docs ----------------
+package-checks: ee-check importer docs-lint docsite ## what `make test` adds for the packaged collection
+
+install-artifact: build ## install the built tarball into .cache/installed (as a user would)
+	@rm -rf $(INSTALLED)
+	ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) $(BIN)/ansible-galaxy collection install --force --no-deps -p $(INSTALLED) $(ARTIFACT) >/dev/null
+
+deps-collections: setup
+	@mkdir -p $(DEPS_PATH)/ansible_collections/amazon $(DEPS_PATH)/ansible_collections/kubernetes
+	@ln -sfn $(SITE_PKGS)/ansible_collections/amazon/aws $(DEPS_PATH)/ansible_collections/amazon/aws
+	@ln -sfn $(SITE_PKGS)/ansible_collections/kubernetes/core $(DEPS_PATH)/ansible_collections/kubernetes/core
+
+$(IMPORTER_VENV)/.installed: tests/requirements-importer.txt
+	@rm -rf $(IMPORTER_VENV) && $(PYTHON) -m venv $(IMPORTER_VENV)
+	$(IMPORTER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r $<
+	@touch $@
+
+$(DOCS_VENV)/.installed: tests/requirements-docs.txt
+	@rm -rf $(DOCS_VENV) && $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r $<
+	@touch $@
+
+ee-check: install-artifact $(IMPORTER_VENV)/.installed ## ansible-builder: render execution-environment.yml, introspect the built collection, runtime needs only
+	@rm -rf $(CACHE)/ee && mkdir -p $(CACHE)/ee
+	$(IMPORTER_VENV)/bin/ansible-builder create -f execution-environment.yml -c $(CACHE)/ee/context >/dev/null
+	$(IMPORTER_VENV)/bin/ansible-builder introspect --write-pip $(CACHE)/ee/requirements.txt \
+	  --write-bindep $(CACHE)/ee/bindep.txt $(INSTALLED)
+	$(BIN)/python tools/check_ee.py $(CACHE)/ee/requirements.txt $(CACHE)/ee/bindep.txt $(CACHE)/ee/context
+
+importer: build deps-collections $(IMPORTER_VENV)/.installed ## galaxy-importer on the built tarball, offline (ansible-doc, ansible-lint, no ansible-test), zero warnings
+	@rm -rf $(CACHE)/importer && mkdir -p $(CACHE)/importer/tmp
+	cd $(CACHE)/importer && env -u ANSIBLE_CONFIG GALAXY_IMPORTER_CONFIG=$(CURDIR)/tests/galaxy-importer.cfg \
+	  GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP=$(CURDIR)/$(CACHE)/importer/tmp PYTHONPATH=$(DEPS_PATH) \
+	  PATH=$(CURDIR)/$(IMPORTER_VENV)/bin:$$PATH python -m galaxy_importer.main $(CURDIR)/$(ARTIFACT) \
+	  | grep -v '^Loading ' | tee importer.log
+	@if grep -Eq '^(WARNING|ERROR)' $(CACHE)/importer/importer.log; then echo "galaxy-importer reported warnings or errors" >&2; exit 1; fi
+	@grep -q '^Importer processing completed successfully' $(CACHE)/importer/importer.log
+
+DOCS_ENV = env -u ANSIBLE_CONFIG GIT_CEILING_DIRECTORIES=$(CURDIR)/$(CACHE):$(SITE_PKGS) \
+  ANSIBLE_COLLECTIONS_PATH=$(INSTALLED):$(DEPS_PATH) PATH=$(CURDIR)/$(DOCS_VENV)/bin:$$PATH
+
+docs-lint: install-artifact deps-collections $(DOCS_VENV)/.installed ## antsibull-docs lint-collection-docs --plugin-docs on the built collection
+	$(DOCS_ENV) antsibull-docs lint-collection-docs --plugin-docs $(INSTALLED_COLL)
+
+docsite: install-artifact deps-collections $(DOCS_VENV)/.installed ## build the collection docsite (antsibull-docs + Sphinx) into .cache/docsite/build/html
+	@rm -rf $(CACHE)/docsite && mkdir -p $(CACHE)/docsite
+	$(DOCS_ENV) antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir $(CACHE)/docsite tracing.xray >/dev/null
+	@sed -i 's/ -W --keep-going$$/ --keep-going/' $(CACHE)/docsite/build.sh
+	cd $(CACHE)/docsite && $(DOCS_ENV) ./build.sh >build.log 2>&1 || { tail -40 build.log; exit 1; }
+	@# Offline, Sphinx cannot fetch docs.ansible.com's inventory, so labels of the Ansible docs and of other collections
+	@# stay unresolved; every other warning (our own references included) fails the build.
+	@if grep 'WARNING' $(CACHE)/docsite/build.log | grep -v -e 'failed to reach any of the inventories' \
+	    -e "undefined label: '\(common_return_values\|ansible_configuration_settings\)'" \
+	    -e "undefined label: 'ansible_collections\.\(amazon\|community\|kubernetes\|ansible\)\." \
+	    | grep . >&2; then echo "docsite: Sphinx warnings above" >&2; exit 1; fi
+	@test -f $(CACHE)/docsite/build/html/collections/tracing/xray/index.html
+	@echo "docsite: $(CURDIR)/$(CACHE)/docsite/build/html/collections/tracing/xray/index.html"
 
 # --- sandbox and demo -------------------------------------------------------------------------
 SANDBOX_PY := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) sandbox/sandbox.py
@@ -115,10 +188,10 @@ demo: setup graphviz sandbox-up ## sandbox up, site.yml against it, traffic from
 changelog: setup ## release the changelog fragments into CHANGELOG.rst
 	$(BIN)/antsibull-changelog release
 
-constraints: ## regenerate constraints.txt from a clean install of requirements.txt
+constraints: ## regenerate constraints.txt from a clean install of tests/requirements-dev.txt
 	rm -rf $(CACHE)/constraints-venv && $(PYTHON) -m venv $(CACHE)/constraints-venv
-	$(CACHE)/constraints-venv/bin/pip install --quiet -r requirements.txt
-	{ echo '# Full pin set for requirements.txt (pip freeze of a clean .venv). Regenerate with `make constraints`.'; \
+	$(CACHE)/constraints-venv/bin/pip install --quiet -r $(DEV_REQS)
+	{ echo '# Full pin set for tests/requirements-dev.txt (pip freeze of a clean .venv). Regenerate with `make constraints`.'; \
 	  $(CACHE)/constraints-venv/bin/pip freeze; } > constraints.txt
 
 clean: ## remove the virtualenv and caches (not the sandbox's build cache)

@@ -77,7 +77,7 @@ _value:
       type: str
     reason:
       description:
-        - The failure (C(CrashLoopBackOff), C(Unschedulable), C(Error), C(OOMKilled), C(Restarted), ...) when O(failed),
+        - The failure (C(CrashLoopBackOff), C(Unschedulable), C(Error), C(OOMKilled), C(Restarted), ...) when RV(_value[].failed),
           otherwise the waiting reason of a container (e.g. C(ContainerCreating)) or empty.
       type: str
     message:

@@ -43,6 +43,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.info_module
 notes:
   - A group that does not exist gives an empty RV(groups) list, not a failure.
 seealso:

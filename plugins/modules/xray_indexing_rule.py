@@ -36,6 +36,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 notes:
   - Supports C(check_mode) and C(diff).
   - The rule is an account singleton with no O(ignore:state); V(1) is the default to return to.

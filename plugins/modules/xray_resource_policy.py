@@ -59,6 +59,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 notes:
   - Supports C(check_mode) and C(diff). In check mode the revision ID and update time of a policy that would be
     written are not known (V(null)).

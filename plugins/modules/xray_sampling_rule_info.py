@@ -37,6 +37,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.info_module
 notes:
   - A rule that does not exist gives an empty RV(sampling_rules) list, not a failure.
 seealso:

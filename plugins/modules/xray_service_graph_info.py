@@ -93,6 +93,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.info_module
 notes:
   - Response times in X-Ray are seconds; this module reports milliseconds (C(_ms) fields).
   - Percentiles are nearest-rank values of the histograms X-Ray returns, so they are as coarse as its buckets.

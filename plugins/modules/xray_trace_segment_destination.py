@@ -55,6 +55,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 notes:
   - Supports C(check_mode) (the CloudWatch Logs check runs too, as it only reads) and C(diff).
   - The destination is an account setting with no O(ignore:state); V(XRay) is the default to return to.

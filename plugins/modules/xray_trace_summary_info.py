@@ -68,6 +68,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.info_module
 notes:
   - Durations in X-Ray are seconds; the summary reports milliseconds (C(_ms) fields).
 seealso:

@@ -14,7 +14,9 @@ sys.path.insert(0, os.path.join(REPO, "tools"))
 import check_artifact  # noqa: E402
 import get_pip_offline  # noqa: E402
 
-GOOD = ["MANIFEST.json", "FILES.json", "meta/runtime.yml", "README.md", "plugins/modules/x.py"]
+GOOD = ["MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.rst", "COPYING", "changelogs/changelog.yaml",
+        "meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt",
+        "plugins", "plugins/modules", "plugins/modules/x.py", "roles/daemon/tasks/main.yml", "docs/README.md"]
 
 
 def test_clean_artifact_has_no_problems():
@@ -22,9 +24,19 @@ def test_clean_artifact_has_no_problems():
 
 
 @pytest.mark.parametrize("path", ["sandbox/sandbox.py", "bench/run.py", "tests/output/junit.xml",
-                                  "plugins/modules/__pycache__/x.pyc", ".cache/build/x"])
+                                  "plugins/modules/__pycache__/x.pyc", ".cache/build/x",
+                                  "molecule/default/converge.yml", "tests/unit/test_x.py", "tools/check_artifact.py"])
 def test_development_paths_are_reported(path):
     assert check_artifact.problems([*GOOD, path]) == [f"development-only path in artifact: {path}"]
+
+
+@pytest.mark.parametrize("path", ["Makefile", "requirements.txt", "constraints.txt", "ansible.cfg", "site.yml"])
+def test_paths_off_the_allow_list_are_reported(path):
+    assert check_artifact.problems([*GOOD, path]) == [f"not on the allow-list of what a user needs: {path}"]
+
+
+def test_dotfiles_are_reported():
+    assert check_artifact.problems([*GOOD, "roles/daemon/.yamllint"]) == ["dotfile in artifact: roles/daemon/.yamllint"]
 
 
 def test_missing_manifest_is_reported():
