@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: iam_workload_role
-version_added: 0.3.0
+version_added: 0.2.0
 short_description: Manage the IAM role a Kubernetes workload assumes (IRSA or EKS Pod Identity), safely
 description:
   - Creates, updates and deletes one IAM role with its trust policy, managed policies, permissions boundary

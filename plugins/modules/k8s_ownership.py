@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: k8s_ownership
-version_added: 0.1.0
+version_added: 0.2.0
 short_description: Refuse to take over Kubernetes objects that carry someone else's name
 description:
   - Reads the Kubernetes objects a role is about to apply (by C(apiVersion), C(kind), C(metadata.name) and

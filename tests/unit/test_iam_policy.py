@@ -154,6 +154,9 @@ def test_extraction_finds_calls():
 def test_module_calls_are_allowed(module):
     statements = {s["Sid"]: statement_actions(s) for s in load_policy()["Statement"]}
     calls = api_calls(MODULES / f"{module}.py")
+    if not calls and not reached_names(MODULES / f"{module}.py")[1]:
+        assert "AnsibleAWSModule" not in (MODULES / f"{module}.py").read_text(), f"{module}: an AWS module whose calls were not found"
+        return  # no AWS client at all (for example k8s_ownership, which talks to the Kubernetes API only)
     roles = [sid for sid, role in ROLE_SIDS.items() if module in role_modules(role)]
     sids = roles or [module_sid(module)]
     for sid in sids:
@@ -164,6 +167,7 @@ def test_module_calls_are_allowed(module):
 
 def test_role_statements_cover_roles_with_aws_modules():
     for role_dir in sorted((ROOT / "roles").iterdir()):
-        uses_aws = bool(role_modules(role_dir.name)) or "amazon.aws." in "".join(
+        aws_modules = {m for m in role_modules(role_dir.name) if api_calls(MODULES / f"{m}.py")}
+        uses_aws = bool(aws_modules) or "amazon.aws." in "".join(
             p.read_text() for p in (role_dir / "tasks").glob("*.yml"))
         assert uses_aws == (role_dir.name in ROLE_SIDS.values()), role_dir.name
