@@ -86,6 +86,8 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 """
 
 EXAMPLES = r"""
@@ -108,7 +110,7 @@ iam_role:
     path: {description: Role path., type: str, returned: when the role exists}
     description: {description: Role description., type: str, returned: when the role exists}
     assume_role_policy_document: {description: The trust policy., type: dict, returned: when the role exists}
-    managed_policy_arns: {description: Attached managed policies, sorted., type: list, elements: str, returned: when the role exists}
+    managed_policy_arns: {description: Attached managed policies in sorted order., type: list, elements: str, returned: when the role exists}
     boundary: {description: Permissions boundary ARN or empty., type: str, returned: when the role exists}
     tags: {description: Tags., type: dict, returned: when the role exists}
 owned:
@@ -133,7 +135,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 
-
 def is_owned(tags, ownership):  # TODO(merge): module_utils/ownership.py
     return all((tags or {}).get(k) == v for k, v in (ownership or {}).items())
 
@@ -143,7 +144,6 @@ def refusal_message(kind, name, tags, ownership, action, adopt_hint=None):  # TO
     hint = adopt_hint or "adopt: true"
     return (f"{kind} {name} exists but lacks the ownership tags {ownership} (it carries {owner}), so it belongs to someone else; "
             f"refusing to {action} it. Choose another name, or opt in to take it over with {hint}.")
-
 
 
 def read_role(client, name):

@@ -48,6 +48,17 @@ options:
     type: str
     choices: [fail, report]
     default: fail
+attributes:
+  check_mode:
+    description: Can run in check mode.
+    support: full
+  diff_mode:
+    description: Returns a diff.
+    support: none
+  platform:
+    description: Target it acts on.
+    support: full
+    platforms: kubernetes
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 requirements:
@@ -140,7 +151,7 @@ def main():
         message = foreign_message(foreign, params["owner_labels"], params["adopt_variable"])
         if params["on_foreign"] == "fail":
             module.fail_json(msg=message, **result)
-        module.warn(message.split("; refusing")[0] + "; leaving it in place.")
+        module.warn(message.split("; refusing", maxsplit=1)[0] + "; leaving it in place.")
     module.exit_json(**result)
 
 
