@@ -269,7 +269,7 @@ def validate_policy_name(name, field="policy_name"):
     if len(name) > POLICY_NAME_MAX:
         return f"{field} is {len(name)} characters long: X-Ray allows 1 to {POLICY_NAME_MAX}"
     if not POLICY_NAME_PATTERN.match(name):
-        return f"{field}={name!r} has characters X-Ray refuses: only letters, digits and _+=,.@- are allowed"
+        return f"{field}={name!r} has characters X-Ray refuses: only 1 to {POLICY_NAME_MAX} letters, digits and _+=,.@- are allowed"
     return None
 
 
