@@ -12,8 +12,8 @@ class ModuleDocFragment:
 options:
   ownership_tags:
     description:
-      - Tags that mark the resource as managed by the caller, given as a dictionary, for example
-        C({managed-by: tracing.xray, tracing.xray/cluster: cluster-a}). A resource is the caller's (the modules return C(owned=true))
+      - Tags that mark the resource as managed by the caller, given as a dictionary, for example C(managed-by=tracing.xray)
+        and C(tracing.xray/cluster=cluster-a). A resource is the caller's (the modules return C(owned=true))
         when it carries every one of them with the same value.
       - A resource the module creates carries them in addition to O(tags); they win over O(tags) on the same key.
       - With O(state=present), an existing resource that lacks any of them belongs to someone else (another team, or

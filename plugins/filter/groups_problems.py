@@ -13,7 +13,8 @@ author: tracing.xray maintainers (@tracing-xray)
 description:
   - Takes the groups role's variables as one dictionary and returns a list of messages, one per problem (empty when
     all is well). Each message names the variable, the item index and name, the field, and what X-Ray allows, for
-    example C(groups_sampling_rules[0] (checkout): fixed_rate=1.5 is out of range: X-Ray allows 0 to 1).
+    example C(groups_sampling_rules[0] (checkout) - fixed_rate=1.5 is out of range) (the real messages separate the
+    item and the problem with a colon).
   - Runs the same checks as the modules (module_utils C(xray_limits)) over every item - names (length, characters,
     reserved names, duplicates), sampling rule ranges and field lengths, C(version) (only V(1)), attributes, boosts,
     tags (type, count of at most 50 including the owner tags, lengths, characters, the C(aws:) prefix), resource

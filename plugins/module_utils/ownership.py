@@ -114,7 +114,7 @@ def desired_tags(params):
 
 
 def ownership_tag_changes(params, current_tags):
-    """(tags to set, sorted tag keys to remove) to go from ``current_tags`` to ``desired_tags(params)``.
+    """(tags to set, sorted by key; sorted tag keys to remove) to go from ``current_tags`` to ``desired_tags(params)``.
 
     Nothing changes when neither ``tags`` nor ``ownership_tags`` is given; other tags are removed only when
     ``purge_tags`` is set and ``tags`` is given.
@@ -123,7 +123,8 @@ def ownership_tag_changes(params, current_tags):
         return {}, []
     purge = bool(params.get("purge_tags")) and params.get("tags") is not None
     to_set, to_remove = compare_aws_tags(current_tags or {}, desired_tags(params), purge_tags=purge)
-    return to_set, sorted(to_remove)
+    # compare_aws_tags builds its result from sets: sort, so that requests (and diffs) do not depend on hash order.
+    return dict(sorted(to_set.items())), sorted(to_remove)
 
 
 def tags_after(current_tags, to_set, to_remove):

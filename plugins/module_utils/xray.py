@@ -39,6 +39,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 # "InternalFailure", "ServiceUnavailable", ...; X-Ray throttles with these two codes, which it does not.
 XRAY_THROTTLING_ERROR_CODES = ("ThrottledException", "ThrottlingException")
 
+
 def xray_retry(retries=10, delay=3, backoff=2.0, max_delay=60):
     """AWSRetry.jittered_backoff that also retries X-Ray's throttling error codes."""
     return AWSRetry.jittered_backoff(

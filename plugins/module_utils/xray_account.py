@@ -30,6 +30,7 @@ except ImportError:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.tracing.xray.plugins.module_utils.xray import is_error_code
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_paginate
@@ -230,9 +231,11 @@ def xray_trace_id(otel_trace_id):
 
 def spans_trace_ids(logs_client, start, end, limit):
     """(trace IDs of the spans in ``aws/spans`` between ``start`` and ``end`` (epoch seconds), oldest first, at most
-    ``limit``; whether there were more). No log group yet: no traces."""
-    found = []
-    try:
+    ``limit``; whether there were more). No log group yet: no traces. The read is retried as a whole on throttling."""
+
+    @AWSRetry.jittered_backoff(retries=10)
+    def _read():
+        found = []
         paginator = logs_client.get_paginator("filter_log_events")
         pages = paginator.paginate(logGroupName=SPANS_LOG_GROUP, startTime=int(start * 1000), endTime=int(end * 1000))
         for page in pages:
@@ -246,11 +249,14 @@ def spans_trace_ids(logs_client, start, end, limit):
                     if len(found) >= limit:
                         return found, True
                     found.append(trace_id)
+        return found, False
+
+    try:
+        return _read()
     except ClientError as e:
         if is_error_code(e, "ResourceNotFoundException"):
             return [], False
         raise
-    return found, False
 
 
 def retrieve_graph(client, trace_ids, start, end, timeout, interval=5, sleep=None, clock=None):

@@ -126,3 +126,8 @@ def test_check_absent_never_fails():
     assert ownership.check_absent(module, "XRaySamplingRule", "r", {"team": "payments"}) is False
     assert module.failure is None and "not deleting" in module.warnings[0]
     assert ownership.check_absent(FakeModule(ownership_tags=OURS), "XRaySamplingRule", "r", OURS) is True
+
+
+def test_tags_to_set_are_sorted_so_requests_are_deterministic():
+    to_set, _ = ownership.ownership_tag_changes(params(ownership_tags={"z": "1", "a": "2", "m": "3"}), {})
+    assert list(to_set) == ["a", "m", "z"]
