@@ -13,7 +13,7 @@ What lives here is what every X-Ray module needs and amazon.aws does not know:
   X-Ray API, ``ThrottlingException`` from the AWS front end) as well as amazon.aws' defaults.
 - ``xray_paginate()``: a paginated read, retried as a whole.
 - ``delete_if_present()`` / ``exit_with_diff()``: the deletion and result steps the resource modules share.
-- Tag helpers for X-Ray's ``[{Key, Value}]`` tag lists, and validation of tag input.
+- Tag helpers for X-Ray's ``[{Key, Value}]`` tag lists (input validation and X-Ray's limits: ``xray_limits``).
 - Group and sampling-rule lookups and normalisation into snake_case results.
 """
 
@@ -34,26 +34,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import normali
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 # amazon.aws' AWSRetry already retries "Throttling", "RequestLimitExceeded", "TooManyRequestsException",
 # "InternalFailure", "ServiceUnavailable", ...; X-Ray throttles with these two codes, which it does not.
 XRAY_THROTTLING_ERROR_CODES = ("ThrottledException", "ThrottlingException")
-
-# Names X-Ray reserves: the default group and the default sampling rule.
-XRAY_DEFAULT_GROUP = "Default"
-XRAY_DEFAULT_RULE = "Default"
-
-# The tag every resource this collection creates carries (design.md section 3).
-MANAGED_BY_TAG_KEY = "managed-by"
-MANAGED_BY_TAG_VALUE = "tracing.xray"
-
-# Limits from the X-Ray API reference / botocore's service model.
-GROUP_NAME_MAX = 32
-RULE_NAME_MAX = 32
-TAG_KEY_MAX = 128
-TAG_VALUE_MAX = 256
-TAGS_MAX = 50
 
 
 def xray_retry(retries=10, delay=3, backoff=2.0, max_delay=60):
@@ -86,8 +70,8 @@ def xray_paginate(client, operation, **params):
 
 
 def is_error_code(error, *codes):
-    """True when ``error`` is a botocore ClientError with one of ``codes``."""
-    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in codes
+    """True when ``error`` is a botocore ClientError with one of ``codes`` (amazon.aws' ``is_boto3_error_code``)."""
+    return isinstance(error, is_boto3_error_code(list(codes), e=error))
 
 
 def is_not_found(error):
@@ -122,39 +106,6 @@ def exit_with_diff(module, before, after, **result):
     module.exit_json(**result)
 
 
-# --- input validation (run before any AWS call) -------------------------------------------------
-
-
-def validate_name(value, field, maximum, reserved=None):
-    """An error message for a bad resource name, or None."""
-    if value is None or value == "":
-        return f"{field} must not be empty: give 1 to {maximum} characters"
-    if len(value) > maximum:
-        return f"{field} is {len(value)} characters long ({value!r}): X-Ray allows 1 to {maximum} characters"
-    if reserved is not None and value == reserved:
-        return f"{field}={value!r} is reserved by X-Ray and cannot be managed by this module: choose another name"
-    return None
-
-
-def validate_tags(tags, field="tags"):
-    """An error message for tags X-Ray would refuse (reserved ``aws:`` prefix, lengths, count), or None."""
-    if not tags:
-        return None
-    if len(tags) > TAGS_MAX:
-        return f"{field} has {len(tags)} entries: X-Ray allows at most {TAGS_MAX} user tags per resource"
-    for key, value in tags.items():
-        key = str(key)
-        if not key or len(key) > TAG_KEY_MAX:
-            return f"{field} key {key!r} must be 1 to {TAG_KEY_MAX} characters long"
-        if key.lower().startswith("aws:"):
-            return f"{field} key {key!r} starts with 'aws:', a prefix reserved by AWS: choose another key"
-        if value is None:
-            return f"{field} value of {key!r} must be a string (use '' for an empty value)"
-        if len(str(value)) > TAG_VALUE_MAX:
-            return f"{field} value of {key!r} is longer than {TAG_VALUE_MAX} characters"
-    return None
-
-
 # --- tags ---------------------------------------------------------------------------------------
 
 
@@ -175,33 +126,12 @@ def list_tags_if_supported(client, resource_arn):
         raise
 
 
-def tag_changes(current, desired, purge_tags):
-    """(tags to set as a dict, tag keys to remove) to go from ``current`` to ``desired`` (None = leave alone)."""
-    if desired is None:
-        return {}, []
-    to_set, to_remove = compare_aws_tags(current or {}, desired, purge_tags=purge_tags)
-    return to_set, sorted(to_remove)
-
-
 def apply_tag_changes(client, resource_arn, to_set, to_remove):
     """TagResource / UntagResource as needed (callers skip this in check mode)."""
     if to_remove:
         client.untag_resource(ResourceARN=resource_arn, TagKeys=list(to_remove), aws_retry=True)
     if to_set:
         client.tag_resource(ResourceARN=resource_arn, Tags=ansible_dict_to_boto3_tag_list(to_set), aws_retry=True)
-
-
-def predict_tags(current, to_set, to_remove):
-    """The tags a resource will carry after ``apply_tag_changes``."""
-    tags = {k: v for k, v in (current or {}).items() if k not in to_remove}
-    tags.update({k: str(v) for k, v in to_set.items()})
-    return tags
-
-
-def tags_match(tags, wanted):
-    """True when ``tags`` carries every key/value of ``wanted`` (values compared as strings)."""
-    tags = tags or {}
-    return all(key in tags and tags[key] == str(value) for key, value in (wanted or {}).items())
 
 
 def boto3_tags(tags):
@@ -250,23 +180,6 @@ def normalize_group(group, tags=None):
 
 
 # --- sampling rules -----------------------------------------------------------------------------
-
-# Sampling rule fields: module option -> X-Ray field.
-RULE_FIELDS = {
-    "resource_arn": "ResourceARN",
-    "priority": "Priority",
-    "fixed_rate": "FixedRate",
-    "reservoir_size": "ReservoirSize",
-    "service_name": "ServiceName",
-    "service_type": "ServiceType",
-    "host": "Host",
-    "http_method": "HTTPMethod",
-    "url_path": "URLPath",
-    "version": "Version",
-    "attributes": "Attributes",
-    "sampling_rate_boost": "SamplingRateBoost",
-}
-
 
 def list_sampling_rules(client):
     """Every sampling rule record (GetSamplingRules, all pages), raw."""

@@ -8,8 +8,8 @@ rules) and X-Ray resource policies.
 
 - Reads: ``get_destination()``, ``list_indexing_rules()``, ``list_resource_policies()`` (all pages, retried).
 - Normalisation into the snake_case results the modules return.
-- Resource policy documents: ``load_policy_document()`` (input -> dict and the compact JSON sent to X-Ray, or
-  an error message naming the problem) and the documented limits.
+- Resource policy documents: ``load_policy_document()`` and the documented limits live in ``xray_limits`` (shared
+  with the groups role's ``groups_problems`` filter).
 - The CloudWatch Logs resource policy Transaction Search needs: ``spans_policy_problem()`` says what is
   missing from the account's policies, ``required_spans_policy()`` is the documented policy.
 - ``wait_until()``: a bounded poll.
@@ -30,24 +30,16 @@ except ImportError:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.tracing.xray.plugins.module_utils.xray import is_error_code
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_paginate
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_retry
 
-DESTINATIONS = ("XRay", "CloudWatchLogs")
 DEFAULT_DESTINATION = "XRay"
 DEFAULT_INDEXING_RULE = "Default"
 # "By default you will also index 1% of ingested spans" (CloudWatch, Enable Transaction Search).
 DEFAULT_INDEXING_PERCENTAGE = 1.0
-INDEXING_RULE_NAME_MAX = 32
-
-# PutResourcePolicy: "Each AWS account can have a maximum of 5 resource policies ... The maximum size of each
-# resource policy is 5KB"; PolicyName 1-128 characters of [\w+=,.@-].
-MAX_RESOURCE_POLICIES = 5
-MAX_POLICY_BYTES = 5 * 1024
-POLICY_NAME_MAX = 128
-POLICY_NAME_PATTERN = re.compile(r"^[\w+=,.@-]+$")
 
 SPANS_LOG_GROUP = "aws/spans"
 APPLICATION_SIGNALS_LOG_GROUP = "/aws/application-signals/data"
@@ -128,57 +120,6 @@ def normalize_resource_policy(policy):
     if policy.get("LastUpdatedTime") is not None:
         out["last_updated_time"] = normalize_boto3_result({"value": policy["LastUpdatedTime"]})["value"]
     return out
-
-
-# --- input validation (before any call) -----------------------------------------------------------------------
-
-
-def validate_policy_name(name, field="policy_name"):
-    """An error message for a resource policy name X-Ray would refuse, or None."""
-    if not name:
-        return f"{field} must not be empty: give 1 to {POLICY_NAME_MAX} characters of letters, digits and _+=,.@-"
-    if len(name) > POLICY_NAME_MAX:
-        return f"{field} is {len(name)} characters long: X-Ray allows 1 to {POLICY_NAME_MAX}"
-    if not POLICY_NAME_PATTERN.match(name):
-        return f"{field}={name!r} has characters X-Ray refuses: only letters, digits and _+=,.@- are allowed"
-    return None
-
-
-def load_policy_document(value, field="policy_document"):
-    """``(policy dict, compact JSON text to send, None)`` or ``(None, None, error message)``.
-
-    Checks what X-Ray checks before it stores a policy: a JSON object with a non-empty ``Statement`` whose
-    statements have ``Effect`` Allow or Deny, ``Action``/``NotAction`` and ``Principal``/``NotPrincipal``; at most
-    5 KB as sent.
-    """
-    if isinstance(value, dict):
-        policy = value
-    else:
-        try:
-            policy = json.loads(value)
-        except (TypeError, ValueError) as e:
-            return None, None, f"{field} is not valid JSON: {e}"
-    if not isinstance(policy, dict):
-        return None, None, f"{field} must be a JSON object (a policy document), got {type(policy).__name__}"
-    statements = policy.get("Statement")
-    statements = statements if isinstance(statements, list) else [statements] if statements is not None else []
-    if not statements:
-        return None, None, f"{field} has no Statement: a resource policy needs at least one statement"
-    for index, statement in enumerate(statements):
-        where = f"{field}.Statement[{index}]"
-        if not isinstance(statement, dict):
-            return None, None, f"{where} must be an object"
-        if statement.get("Effect") not in ("Allow", "Deny"):
-            return None, None, f"{where}: Effect must be Allow or Deny, got {statement.get('Effect')!r}"
-        if "Action" not in statement and "NotAction" not in statement:
-            return None, None, f"{where}: Action (or NotAction) is required"
-        if "Principal" not in statement and "NotPrincipal" not in statement:
-            return None, None, f"{where}: Principal is required in a resource policy (who gets access to X-Ray)"
-    text = json.dumps(policy, separators=(",", ":"))
-    size = len(text.encode("utf-8"))
-    if size > MAX_POLICY_BYTES:
-        return None, None, f"{field} is {size} bytes as compact JSON: X-Ray allows at most {MAX_POLICY_BYTES} bytes (5 KB) per resource policy"
-    return policy, text, None
 
 
 # --- the CloudWatch Logs resource policy Transaction Search needs -------------------------------------------------
@@ -290,9 +231,11 @@ def xray_trace_id(otel_trace_id):
 
 def spans_trace_ids(logs_client, start, end, limit):
     """(trace IDs of the spans in ``aws/spans`` between ``start`` and ``end`` (epoch seconds), oldest first, at most
-    ``limit``; whether there were more). No log group yet: no traces."""
-    found = []
-    try:
+    ``limit``; whether there were more). No log group yet: no traces. The read is retried as a whole on throttling."""
+
+    @AWSRetry.jittered_backoff(retries=10)
+    def _read():
+        found = []
         paginator = logs_client.get_paginator("filter_log_events")
         pages = paginator.paginate(logGroupName=SPANS_LOG_GROUP, startTime=int(start * 1000), endTime=int(end * 1000))
         for page in pages:
@@ -306,11 +249,14 @@ def spans_trace_ids(logs_client, start, end, limit):
                     if len(found) >= limit:
                         return found, True
                     found.append(trace_id)
+        return found, False
+
+    try:
+        return _read()
     except ClientError as e:
         if is_error_code(e, "ResourceNotFoundException"):
             return [], False
         raise
-    return found, False
 
 
 def retrieve_graph(client, trace_ids, start, end, timeout, interval=5, sleep=None, clock=None):

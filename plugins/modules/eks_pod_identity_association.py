@@ -16,7 +16,8 @@ description:
     using that ServiceAccount receive credentials for an IAM role (trusting C(pods.eks.amazonaws.com)).
   - EKS allows one association per cluster, namespace and ServiceAccount; that triple identifies it.
   - Idempotent; supports check mode and diff mode.
-  - With O(ownership_tags), an existing association is only changed or deleted when it carries those tags.
+  - With O(ownership_tags), an existing association is only changed or deleted when it carries those tags (or, for
+    changes, with O(adopt=true)); see the options.
 author:
   - tracing.xray maintainers (@tracing-xray)
 options:
@@ -50,18 +51,14 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  ownership_tags:
-    description:
-      - Tags that mark an association as managed by the caller, for example C(managed-by=tracing.xray) given as a dictionary.
-      - A new association carries them in addition to O(tags); an existing one without all of them is
-        neither changed nor deleted (a warning says so, and the module fails with O(state=present) when a
-        change would be needed).
-    type: dict
 extends_documentation_fragment:
+  - tracing.xray.ownership
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 """
 
 EXAMPLES = r"""
@@ -124,8 +121,11 @@ association:
       type: dict
       returned: always
 owned:
-  description: Whether the association carries all O(ownership_tags).
-  returned: when the association exists
+  description:
+    - Whether the association carries all O(ownership_tags) after the task (V(true) when created, adopted, or deleted
+      as ours; always V(true) for an existing association without O(ownership_tags)).
+    - V(false) when no association exists, or when O(state=absent) left one that is not ours.
+  returned: always
   type: bool
 """
 
@@ -140,11 +140,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.arn import validate_aws
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.tracing.xray.plugins.module_utils.identity import desired_tags
 from ansible_collections.tracing.xray.plugins.module_utils.identity import find_pod_identity_association
-from ansible_collections.tracing.xray.plugins.module_utils.identity import ownership_tag_changes
-from ansible_collections.tracing.xray.plugins.module_utils.identity import tags_after
-from ansible_collections.tracing.xray.plugins.module_utils.irsa import has_tags
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_absent
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_present
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import desired_tags
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import ownership_tag_changes
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import tags_after
+
+KIND = "EKSPodIdentityAssociation"
 
 _FIELDS = ("associationId", "associationArn", "clusterName", "namespace", "serviceAccount", "roleArn", "disableSessionTags", "tags")
 
@@ -174,9 +178,9 @@ def main():
         role_arn=dict(type="str"),
         disable_session_tags=dict(type="bool"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
-        ownership_tags=dict(type="dict"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        **OWNERSHIP_OPTIONS,
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -189,20 +193,18 @@ def main():
     if params["role_arn"] and not validate_aws_arn(params["role_arn"], service="iam"):
         module.fail_json(msg=f"role_arn: {params['role_arn']!r} is not an IAM role ARN")
 
-    ownership = params["ownership_tags"] or {}
-
     client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
     current = find_association(module, client)
     before = describe(current)
-    result = dict(changed=False)
+    result = dict(changed=False, owned=False)
+    label = f"{params['cluster_name']}/{params['namespace']}/{params['service_account']}"
 
     if params["state"] == "absent":
         if current is None:
             module.exit_json(diff=dict(before={}, after={}), **result)
-        result["owned"] = has_tags(current.get("tags"), ownership)
         result["association"] = before
+        result["owned"] = check_absent(module, KIND, label, current.get("tags"), arn=current.get("associationArn"))
         if not result["owned"]:
-            module.warn(f"pod identity association {current['associationId']} lacks the ownership tags {ownership}: not deleting it")
             module.exit_json(diff=dict(before=before, after=before), **result)
         if not module.check_mode:
             try:
@@ -230,7 +232,7 @@ def main():
         result.update(changed=True, owned=True, association=describe(after))
         module.exit_json(diff=dict(before={}, after=describe(after)), **result)
 
-    result["owned"] = has_tags(current.get("tags"), ownership)
+    result["owned"] = check_present(module, KIND, label, current.get("tags"), arn=current.get("associationArn"))
     update = {}
     if current.get("roleArn") != params["role_arn"]:
         update["roleArn"] = params["role_arn"]
@@ -241,13 +243,6 @@ def main():
     if not (update or tags_to_set or tags_to_unset):
         result["association"] = before
         module.exit_json(diff=dict(before=before, after=before), **result)
-    if not result["owned"]:
-        module.fail_json(
-            msg=f"pod identity association {current['associationId']} of {params['namespace']}/{params['service_account']} "
-            f"lacks the ownership tags {ownership}: refusing to change it",
-            association=before,
-            owned=False,
-        )
 
     after = dict(current)
     after.update(update)

@@ -16,9 +16,12 @@ description:
     ServiceAccount token issuer needs for IAM roles for service accounts (IRSA).
   - The provider is identified by its issuer O(url); IAM allows one provider per URL in an account.
   - Idempotent; supports check mode (no change is made, the would-be ARN is still returned) and diff mode.
-  - With O(ownership_tags), an existing provider is only changed or deleted when it carries those tags,
-    so a provider created by someone else (for example by C(eksctl utils associate-iam-oidc-provider))
-    is used as it is and never removed.
+  - With O(ownership_tags), an existing provider is only changed or deleted when it carries those tags.
+    IAM allows one provider per issuer, so it is shared by whoever uses the issuer - unlike the other modules of this
+    collection, O(state=present) does B(not) fail on a provider that is not ours (for example one created by
+    C(eksctl utils associate-iam-oidc-provider)) - it is used as it is, unchanged, with a warning and RV(owned=false).
+    With O(adopt=true) it is taken over (tagged with O(ownership_tags) and reconciled). O(state=absent) never deletes
+    it.
 author:
   - tracing.xray maintainers (@tracing-xray)
 options:
@@ -56,13 +59,6 @@ options:
     type: list
     elements: str
     aliases: [thumbprint_list]
-  ownership_tags:
-    description:
-      - Tags that mark a provider as managed by the caller, for example C(managed-by=tracing.xray) given as a dictionary.
-      - A provider this module creates carries them in addition to O(tags).
-      - An existing provider without all of them is left unchanged by O(state=present) and is not deleted by
-        O(state=absent); RV(owned) is then V(false) and a warning says why.
-    type: dict
   keep_if_trusted:
     description:
       - With O(state=absent), keep the provider while any IAM role's trust policy names it as a
@@ -70,10 +66,13 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - tracing.xray.ownership
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 """
 
 EXAMPLES = r"""
@@ -145,8 +144,11 @@ oidc_provider:
       type: str
       returned: when the provider exists
 owned:
-  description: Whether the provider carries all O(ownership_tags) (always V(true) without O(ownership_tags)).
-  returned: when the provider exists
+  description:
+    - Whether the provider carries all O(ownership_tags) after the task (V(true) when created, adopted or deleted as
+      ours; always V(true) for an existing provider without O(ownership_tags)).
+    - V(false) when no provider exists for the issuer, or when a provider that is not ours was used or left as it is.
+  returned: always
   type: bool
 trusted_by:
   description: ARNs of the IAM roles whose trust policy names the provider.
@@ -160,21 +162,29 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.tracing.xray.plugins.module_utils.identity import desired_tags
-from ansible_collections.tracing.xray.plugins.module_utils.identity import ownership_tag_changes
-from ansible_collections.tracing.xray.plugins.module_utils.identity import tags_after
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import IrsaError
-from ansible_collections.tracing.xray.plugins.module_utils.irsa import has_tags
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import load_policy
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import normalize_issuer
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import oidc_provider_arn
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import provider_issuer_from_arn
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_absent
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import desired_tags
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import format_tags
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import missing_ownership_tags
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import ownership_tag_changes
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import tags_after
+
+KIND = "IAMOIDCProvider"
 
 
 def find_provider(module, client, host_path):
@@ -188,11 +198,9 @@ def find_provider(module, client, host_path):
             continue
         try:
             provider = client.get_open_id_connect_provider(OpenIDConnectProviderArn=entry["Arn"], aws_retry=True)
-        except botocore.exceptions.ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "NoSuchEntity":
-                return None
-            module.fail_json_aws(e, msg=f"Failed to describe IAM OIDC provider {entry['Arn']}")
-        except botocore.exceptions.BotoCoreError as e:
+        except is_boto3_error_code("NoSuchEntity"):
+            return None
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
             module.fail_json_aws(e, msg=f"Failed to describe IAM OIDC provider {entry['Arn']}")
         provider.pop("ResponseMetadata", None)
         provider["Arn"] = entry["Arn"]
@@ -222,8 +230,7 @@ def roles_trusting(module, client, arn):
     """ARNs of the roles whose trust policy names ``arn`` as a Federated principal."""
     trusting = []
     try:
-        paginator = client.get_paginator("list_roles")
-        roles = paginator.paginate().build_full_result()["Roles"]
+        roles = paginated_query_with_retries(client, "list_roles")["Roles"]
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="Failed to list IAM roles to find those trusting the OIDC provider")
     for role in roles:
@@ -330,10 +337,10 @@ def main():
         client_id_list=dict(type="list", elements="str", default=["sts.amazonaws.com"], aliases=["client_ids", "audiences"]),
         purge_client_ids=dict(type="bool", default=True),
         thumbprints=dict(type="list", elements="str", aliases=["thumbprint_list"]),
-        ownership_tags=dict(type="dict"),
         keep_if_trusted=dict(type="bool", default=False),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        **OWNERSHIP_OPTIONS,
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
 
@@ -354,16 +361,15 @@ def main():
     client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
     provider = find_provider(module, client, host_path)
     before = describe(provider)
-    result = dict(changed=False)
+    result = dict(changed=False, owned=False)
 
     if module.params["state"] == "absent":
         if provider is None:
             module.exit_json(diff=dict(before={}, after={}), **result)
         result["arn"] = provider["Arn"]
         result["oidc_provider"] = before
-        result["owned"] = has_tags(before["tags"], ownership)
+        result["owned"] = check_absent(module, KIND, host_path, before["tags"], arn=provider["Arn"])
         if not result["owned"]:
-            module.warn(f"IAM OIDC provider {provider['Arn']} lacks the ownership tags {ownership}: not deleting it")
             module.exit_json(diff=dict(before=before, after=before), **result)
         if module.params["keep_if_trusted"]:
             result["trusted_by"] = roles_trusting(module, client, provider["Arn"])
@@ -372,10 +378,9 @@ def main():
         if not module.check_mode:
             try:
                 client.delete_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"], aws_retry=True)
-            except botocore.exceptions.ClientError as e:
-                if e.response.get("Error", {}).get("Code") != "NoSuchEntity":
-                    module.fail_json_aws(e, msg=f"Failed to delete IAM OIDC provider {provider['Arn']}")
-            except botocore.exceptions.BotoCoreError as e:
+            except is_boto3_error_code("NoSuchEntity"):
+                pass  # gone already
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
                 module.fail_json_aws(e, msg=f"Failed to delete IAM OIDC provider {provider['Arn']}")
         result["changed"] = True
         module.exit_json(diff=dict(before=before, after={}), **result)
@@ -386,13 +391,17 @@ def main():
         module.exit_json(diff=dict(before={}, after=describe(after)), **result)
 
     result["arn"] = provider["Arn"]
-    result["owned"] = has_tags(before["tags"], ownership)
-    if not result["owned"]:
-        module.warn(
-            f"IAM OIDC provider {provider['Arn']} exists without the ownership tags {ownership}: using it as it is, not changing it"
-        )
-        result["oidc_provider"] = before
-        module.exit_json(diff=dict(before=before, after=before), **result)
+    # One provider per issuer, shared: a foreign one is used as it is (not refused), unless adopt=true.
+    if not is_owned(before["tags"], ownership):
+        if not module.params["adopt"]:
+            module.warn(
+                f"IAM OIDC provider {provider['Arn']} exists without the ownership tags {format_tags(missing_ownership_tags(before['tags'], ownership))} "
+                f"(its tags: {format_tags(before['tags'])}): using it as it is, not changing it (adopt=true takes it over)"
+            )
+            result["oidc_provider"] = before
+            module.exit_json(diff=dict(before=before, after=before), **result)
+        module.warn(f"adopting IAM OIDC provider {provider['Arn']} (adopt=true): its tags were {format_tags(before['tags'])}")
+    result["owned"] = True
 
     result["changed"] = update_provider(module, client, provider)
     if result["changed"] and not module.check_mode:

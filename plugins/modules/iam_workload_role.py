@@ -79,8 +79,7 @@ options:
     default: false
   adopt_hint:
     description:
-      - How the caller's user opts in to O(adopt), quoted in the refusal message (for example the
-        C(xray_adopt) entry of the P(tracing.xray.irsa#role) role).
+      - The C(xray_adopt) entry of the roles that opts in to O(adopt) (C(IAMRole/<name>)), quoted in the refusal message.
     type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -134,16 +133,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
-
-def is_owned(tags, ownership):  # TODO(merge): module_utils/ownership.py
-    return all((tags or {}).get(k) == v for k, v in (ownership or {}).items())
-
-
-def refusal_message(kind, name, tags, ownership, action, adopt_hint=None):  # TODO(merge): module_utils/ownership.py
-    owner = ", ".join(f"{k}={v}" for k, v in sorted((tags or {}).items())) or "no tags"
-    hint = adopt_hint or "adopt: true"
-    return (f"{kind} {name} exists but lacks the ownership tags {ownership} (it carries {owner}), so it belongs to someone else; "
-            f"refusing to {action} it. Choose another name, or opt in to take it over with {hint}.")
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import not_deleting_message
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import refusal_message
 
 
 def read_role(client, name):
@@ -275,9 +268,8 @@ def main():
         boundary=dict(type="str"),
         tags=dict(type="dict"),
         purge_tags=dict(type="bool", default=True),
-        ownership_tags=dict(type="dict"),
-        adopt=dict(type="bool", default=False),
         adopt_hint=dict(type="str"),
+        **OWNERSHIP_OPTIONS,
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("state", "present", ["assume_role_policy_document"])])
@@ -303,8 +295,7 @@ def main():
         if current is None:
             module.exit_json(diff=dict(before={}, after={}), **result)
         if not result["owned"]:
-            module.warn(refusal_message("IAM role", params["name"], current["tags"], ownership, action="delete",
-                                        adopt_hint=params["adopt_hint"]) + " It is left in place.")
+            module.warn(not_deleting_message("IAMRole", params["name"], current["tags"], ownership, arn=current["arn"]) + "; left in place.")
             module.exit_json(diff=dict(before=current, after=current), **result)
         if not module.check_mode:
             try:
@@ -316,7 +307,7 @@ def main():
 
     # Everything that can refuse the run is checked before the first change.
     if current is not None and not result["owned"] and not params["adopt"]:
-        module.fail_json(msg=refusal_message("IAM role", params["name"], current["tags"], ownership, action="change",
+        module.fail_json(msg=refusal_message("IAMRole", params["name"], current["tags"], ownership, arn=current["arn"],
                                              adopt_hint=params["adopt_hint"]), owned=False, iam_role=current)
     if current is not None and current["path"] != params["path"]:
         module.fail_json(msg=f"path: IAM role {params['name']} exists with path {current['path']}; IAM cannot move a role to "

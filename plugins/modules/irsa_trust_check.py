@@ -211,6 +211,7 @@ except ImportError:
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -392,7 +393,7 @@ def check_irsa(module, report, result, role, sa, api):
     if provider is None:
         report.add(
             "oidc_provider",
-            [f"no IAM OIDC provider exists for the token's issuer https://{token_issuer} in account {provider_arn.split(':')[4]} "
+            [f"no IAM OIDC provider exists for the token's issuer https://{token_issuer} in account {(parse_aws_arn(provider_arn) or {}).get('account_id')} "
              f"(expected {provider_arn}); STS rejects the token"],
         )
     else:

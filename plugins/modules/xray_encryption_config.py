@@ -47,9 +47,17 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 notes:
   - Supports C(check_mode) (reports what would change without calling C(PutEncryptionConfig)) and C(diff).
   - The module has no O(ignore:state) option, because O(encryption_type=NONE) is X-Ray's default.
+  - The encryption configuration is an account-wide singleton (one per account and region) without tags, so it has no
+    owner and the module has no C(ownership_tags) or C(adopt) option (unlike M(tracing.xray.xray_group)) - whatever
+    the module sets applies to every cluster and team using X-Ray in that account and region.
+  - Nothing resets it on teardown - the groups role's C(groups_state=absent) path does not touch it (it puts only the
+    trace segment destination and the indexing rule back, and only with C(groups_restore_account_defaults=true)).
+    To go back to X-Ray's default, run this module with O(encryption_type=NONE) explicitly.
 """
 
 EXAMPLES = r"""

@@ -18,6 +18,9 @@ description:
     with C(TagResource) and C(UntagResource).
   - A run that changes nothing makes two API calls (C(GetGroup) and C(ListTagsForResource)).
   - All input is validated before any call to AWS.
+  - With O(ownership_tags), a group that exists without all of them is someone else's - another team's or another
+    cluster's - and is neither changed nor deleted (see the options); without O(ownership_tags) any group of that name
+    is managed.
 author:
   - tracing.xray maintainers (@tracing-xray)
 options:
@@ -29,7 +32,8 @@ options:
     default: present
   group_name:
     description:
-      - The case-sensitive name of the group, 1 to 32 characters.
+      - The case-sensitive name of the group, 1 to 32 characters of letters, digits, V(_), V(.) and V(-) (X-Ray refuses
+        others, spaces included).
       - V(Default) is reserved for X-Ray's default group and is refused.
     type: str
     required: true
@@ -54,10 +58,13 @@ options:
       - When not set, an existing group keeps its setting.
     type: bool
 extends_documentation_fragment:
+  - tracing.xray.ownership
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 notes:
   - Supports C(check_mode) (reports what would change without calling a mutating API) and C(diff).
   - Tag keys starting with V(aws:) are reserved by AWS and refused.
@@ -97,6 +104,22 @@ EXAMPLES = r"""
     group_name: front-end-slow
     state: absent
 
+- name: A group of this cluster; fails if a group of that name exists without these tags (someone else's)
+  tracing.xray.xray_group:
+    group_name: front-end-errors
+    filter_expression: error = true OR fault = true
+    ownership_tags:
+      managed-by: tracing.xray
+      tracing.xray/cluster: cluster-a
+
+- name: Delete it only when it is ours (another owner's group is left, with a warning)
+  tracing.xray.xray_group:
+    group_name: front-end-errors
+    state: absent
+    ownership_tags:
+      managed-by: tracing.xray
+      tracing.xray/cluster: cluster-a
+
 - name: Against a local endpoint (for example the tracing.xray sandbox)
   tracing.xray.xray_group:
     group_name: errors
@@ -106,10 +129,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+owned:
+  description:
+    - Whether the group carries all O(ownership_tags) after the task (V(true) for a group created or adopted, or
+      deleted as ours; always V(true) for an existing group without O(ownership_tags)).
+    - V(false) when the group does not exist, or when O(state=absent) left a group that is not ours.
+  returned: always
+  type: bool
+  sample: true
 group:
   description:
     - The group after the task (in check mode, what it would be).
-    - Empty when O(state=absent).
+    - Empty when O(state=absent) deleted the group or found none; the group as it is when O(state=absent) left
+      a group that is not ours.
   returned: always
   type: dict
   contains:
@@ -158,8 +190,13 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.tracing.xray.plugins.module_utils.xray import GROUP_NAME_MAX
-from ansible_collections.tracing.xray.plugins.module_utils.xray import XRAY_DEFAULT_GROUP
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import adopt_entry
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_absent
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_present
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import desired_tags
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import ownership_tag_changes
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import tags_after
 from ansible_collections.tracing.xray.plugins.module_utils.xray import apply_tag_changes
 from ansible_collections.tracing.xray.plugins.module_utils.xray import boto3_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import delete_if_present
@@ -168,28 +205,22 @@ from ansible_collections.tracing.xray.plugins.module_utils.xray import get_group
 from ansible_collections.tracing.xray.plugins.module_utils.xray import group_insights
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_group
-from ansible_collections.tracing.xray.plugins.module_utils.xray import predict_tags
-from ansible_collections.tracing.xray.plugins.module_utils.xray import tag_changes
-from ansible_collections.tracing.xray.plugins.module_utils.xray import validate_name
-from ansible_collections.tracing.xray.plugins.module_utils.xray import validate_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import group_problems
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import validate_tags
+
+KIND = "XRayGroup"
 
 
 def validate_params(module):
     """Refuse bad input before any AWS call; messages name the field and what is allowed."""
     params = module.params
-    problem = validate_name(params["group_name"], "group_name", GROUP_NAME_MAX, reserved=XRAY_DEFAULT_GROUP)
-    if problem is None and params["notifications_enabled"] and params["insights_enabled"] is not True:
-        problem = (
-            "notifications_enabled=true requires insights_enabled=true in the same task: "
-            "X-Ray sends Insights notifications only for groups with Insights enabled"
-        )
-    if problem is None and params["filter_expression"] is not None and not params["filter_expression"].strip():
-        problem = "filter_expression must not be empty: give an X-Ray filter expression or leave it unset"
-    if problem is None:
-        problem = validate_tags(params["tags"])
+    problems = group_problems(params)
+    problem = validate_tags(params["ownership_tags"], "ownership_tags") or validate_tags(desired_tags(params), "tags and ownership_tags together")
     if problem:
-        module.fail_json(msg=problem)
+        problems.append(problem)
+    if problems:
+        module.fail_json(msg=problems[0])
 
 
 def desired_insights(module, current):
@@ -215,7 +246,7 @@ def create_group(module, client):
             "InsightsEnabled": insights_enabled,
             "NotificationsEnabled": notifications_enabled,
         }
-    tags = {k: str(v) for k, v in (params["tags"] or {}).items()}
+    tags = desired_tags(params)
     if module.check_mode:
         return dict(request, GroupARN=None), tags
     if tags:
@@ -236,11 +267,11 @@ def update_group(module, client, current, current_tags):
     wanted = desired_insights(module, current)
     if wanted != group_insights(current):
         update["InsightsConfiguration"] = {"InsightsEnabled": wanted[0], "NotificationsEnabled": wanted[1]}
-    to_set, to_remove = tag_changes(current_tags, params["tags"], params["purge_tags"])
+    to_set, to_remove = ownership_tag_changes(params, current_tags)
 
     changed = bool(update or to_set or to_remove)
     group = dict(current, **update)
-    tags = predict_tags(current_tags, to_set, to_remove)
+    tags = tags_after(current_tags, to_set, to_remove)
     if not changed or module.check_mode:
         return changed, group, tags
 
@@ -263,6 +294,7 @@ def main():
         notifications_enabled=dict(type="bool"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        **OWNERSHIP_OPTIONS,
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate_params(module)
@@ -277,19 +309,21 @@ def main():
 
     before = normalize_group(current, current_tags)
     if module.params["state"] == "absent":
+        if current is not None and not check_absent(module, KIND, name, current_tags, arn=current["GroupARN"]):
+            exit_with_diff(module, before, before, changed=False, owned=False, group=before)
         changed = current is not None
         if changed:
             delete_if_present(module, client.delete_group, f"Failed to delete X-Ray group {name!r}", GroupARN=current["GroupARN"])
-        after = {}
-    elif current is None:
+        exit_with_diff(module, before, {}, changed=changed, owned=changed, group={})
+
+    if current is None:
         changed = True
         group, tags = create_group(module, client)
-        after = normalize_group(group, tags)
     else:
+        check_present(module, KIND, name, current_tags, arn=current["GroupARN"], adopt_hint=adopt_entry(KIND, name))
         changed, group, tags = update_group(module, client, current, current_tags)
-        after = normalize_group(group, tags)
-
-    exit_with_diff(module, before, after, changed=changed, group=after)
+    after = normalize_group(group, tags)
+    exit_with_diff(module, before, after, changed=changed, owned=True, group=after)
 
 
 if __name__ == "__main__":

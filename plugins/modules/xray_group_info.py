@@ -120,11 +120,11 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
 from ansible_collections.tracing.xray.plugins.module_utils.xray import get_group
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_groups
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags_if_supported
 from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_group
-from ansible_collections.tracing.xray.plugins.module_utils.xray import tags_match
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 
 
@@ -163,7 +163,7 @@ def main():
         module.fail_json_aws(e, msg="Failed to read X-Ray groups")
 
     if match_tags is not None:
-        groups = [group for group in groups if tags_match(group["tags"], match_tags)]
+        groups = [group for group in groups if is_owned(group["tags"], match_tags)]
     module.exit_json(changed=False, groups=groups)
 
 

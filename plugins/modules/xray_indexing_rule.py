@@ -99,9 +99,9 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
-from ansible_collections.tracing.xray.plugins.module_utils.xray import validate_name
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import validate_name
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
-from ansible_collections.tracing.xray.plugins.module_utils.xray_account import INDEXING_RULE_NAME_MAX
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import INDEXING_RULE_NAME_MAX
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import list_indexing_rules
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import normalize_indexing_rule
 

@@ -148,12 +148,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
 from ansible_collections.tracing.xray.plugins.module_utils.xray import is_not_found
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
-from ansible_collections.tracing.xray.plugins.module_utils.xray_account import MAX_RESOURCE_POLICIES
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import MAX_RESOURCE_POLICIES
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import list_resource_policies
-from ansible_collections.tracing.xray.plugins.module_utils.xray_account import load_policy_document
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import load_policy_document
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import normalize_resource_policy
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import parse_document
-from ansible_collections.tracing.xray.plugins.module_utils.xray_account import validate_policy_name
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import validate_policy_name
 
 # Errors X-Ray answers PutResourcePolicy/DeleteResourcePolicy with -> what the user can do about them.
 ERROR_HINTS = {

@@ -17,6 +17,9 @@ description:
     C(TagResource) and C(UntagResource).
   - The built-in V(Default) rule may be updated (O(fixed_rate), O(reservoir_size), tags) but never deleted.
   - All input is validated before any call to AWS.
+  - With O(ownership_tags), a rule that exists without all of them is someone else's and is neither changed nor
+    deleted (see the options). The built-in V(Default) rule belongs to the account; manage it without
+    O(ownership_tags) (with them it fails like any rule that is not ours, unless O(adopt=true)).
 author:
   - tracing.xray maintainers (@tracing-xray)
 options:
@@ -80,9 +83,8 @@ options:
     type: str
   version:
     description:
-      - The version of the sampling rule format (X-Ray knows V(1) only).
-      - Defaults to V(1) when the rule is created. X-Ray cannot change it on an existing rule; a
-        different value fails the task.
+      - The version of the sampling rule format. X-Ray knows V(1) only; any other value is refused before any call.
+      - Defaults to V(1) when the rule is created.
     type: int
   attributes:
     description:
@@ -108,10 +110,13 @@ options:
         type: int
         required: true
 extends_documentation_fragment:
+  - tracing.xray.ownership
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
   - amazon.aws.boto3
+  - tracing.xray.attributes
+  - tracing.xray.attributes.check_diff
 notes:
   - Supports C(check_mode) (reports what would change without calling a mutating API) and C(diff).
   - A run that changes nothing makes two API calls (C(GetSamplingRules) and C(ListTagsForResource)).
@@ -162,13 +167,33 @@ EXAMPLES = r"""
   tracing.xray.xray_sampling_rule:
     rule_name: back-end-checkout
     state: absent
+
+- name: Take over a rule someone else created (its tags are replaced by these)
+  tracing.xray.xray_sampling_rule:
+    rule_name: back-end-all
+    priority: 100
+    fixed_rate: 1.0
+    reservoir_size: 5
+    tags: {}
+    ownership_tags:
+      managed-by: tracing.xray
+    adopt: true
 """
 
 RETURN = r"""
+owned:
+  description:
+    - Whether the rule carries all O(ownership_tags) after the task (V(true) for a rule created or adopted, or deleted
+      as ours; always V(true) for an existing rule without O(ownership_tags)).
+    - V(false) when the rule does not exist, or when O(state=absent) left a rule that is not ours.
+  returned: always
+  type: bool
+  sample: true
 sampling_rule:
   description:
     - The rule after the task (in check mode, what it would be).
-    - Empty when O(state=absent).
+    - Empty when O(state=absent) deleted the rule or found none; the rule as it is when O(state=absent) left a rule
+      that is not ours.
   returned: always
   type: dict
   contains:
@@ -279,9 +304,13 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.tracing.xray.plugins.module_utils.xray import RULE_FIELDS
-from ansible_collections.tracing.xray.plugins.module_utils.xray import RULE_NAME_MAX
-from ansible_collections.tracing.xray.plugins.module_utils.xray import XRAY_DEFAULT_RULE
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import adopt_entry
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_absent
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_present
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import desired_tags
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import ownership_tag_changes
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import tags_after
 from ansible_collections.tracing.xray.plugins.module_utils.xray import apply_tag_changes
 from ansible_collections.tracing.xray.plugins.module_utils.xray import boto3_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import delete_if_present
@@ -289,22 +318,17 @@ from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with
 from ansible_collections.tracing.xray.plugins.module_utils.xray import get_sampling_rule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_sampling_rule
-from ansible_collections.tracing.xray.plugins.module_utils.xray import predict_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import rule_values_equal
-from ansible_collections.tracing.xray.plugins.module_utils.xray import tag_changes
-from ansible_collections.tracing.xray.plugins.module_utils.xray import validate_name
-from ansible_collections.tracing.xray.plugins.module_utils.xray import validate_tags
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import RULE_CREATE_REQUIRED
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import RULE_FIELDS
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import RULE_VERSION
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import XRAY_DEFAULT_RULE
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import sampling_rule_problems
+from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import validate_tags
 
-# Maximum string lengths from the X-Ray service model.
-STRING_LIMITS = {
-    "resource_arn": 500,
-    "service_name": 64,
-    "service_type": 64,
-    "host": 64,
-    "http_method": 10,
-    "url_path": 128,
-}
+KIND = "XRaySamplingRule"
+
 MATCH_DEFAULTS = {
     "resource_arn": "*",
     "service_name": "*",
@@ -312,66 +336,19 @@ MATCH_DEFAULTS = {
     "host": "*",
     "http_method": "*",
     "url_path": "*",
-    "version": 1,
+    "version": RULE_VERSION,
 }
-CREATE_REQUIRED = ("priority", "fixed_rate", "reservoir_size")
-# What X-Ray lets anyone change on the built-in Default rule.
-DEFAULT_RULE_UPDATABLE = ("fixed_rate", "reservoir_size")
-ATTRIBUTES_MAX = 5
-ATTRIBUTE_MAX_LENGTH = 32
-
-
-def _problem(params):
-    """The first problem with the input, or None."""
-    name = params["rule_name"]
-    problem = validate_name(name, "rule_name", RULE_NAME_MAX)
-    if problem:
-        return problem
-    if name == XRAY_DEFAULT_RULE:
-        if params["state"] == "absent":
-            return "rule_name='Default' is X-Ray's built-in sampling rule: it can be updated but never deleted"
-        fixed = [option for option in RULE_FIELDS if option not in DEFAULT_RULE_UPDATABLE and params[option] is not None]
-        if fixed:
-            return (
-                f"{', '.join(fixed)} cannot be set on the built-in Default sampling rule: "
-                f"X-Ray only lets {' and '.join(DEFAULT_RULE_UPDATABLE)} (and tags) change on it"
-            )
-    priority = params["priority"]
-    if priority is not None and not 1 <= priority <= 9999:
-        return f"priority={priority} is out of range: X-Ray allows 1 to 9999"
-    fixed_rate = params["fixed_rate"]
-    if fixed_rate is not None and not 0 <= fixed_rate <= 1:
-        return f"fixed_rate={fixed_rate} is out of range: X-Ray allows 0 to 1 (a fraction of requests)"
-    if params["reservoir_size"] is not None and params["reservoir_size"] < 0:
-        return f"reservoir_size={params['reservoir_size']} is out of range: X-Ray allows 0 or more"
-    if params["version"] is not None and params["version"] < 1:
-        return f"version={params['version']} is out of range: X-Ray allows 1 or more (1 is the only format today)"
-    for option, limit in STRING_LIMITS.items():
-        value = params[option]
-        if value is not None and (value == "" or len(value) > limit):
-            return f"{option} must be 1 to {limit} characters long (use '*' to match anything), got {len(value)}"
-    attributes = params["attributes"]
-    if attributes is not None:
-        if len(attributes) > ATTRIBUTES_MAX:
-            return f"attributes has {len(attributes)} entries: X-Ray allows at most {ATTRIBUTES_MAX}"
-        for key, value in attributes.items():
-            if not 1 <= len(str(key)) <= ATTRIBUTE_MAX_LENGTH or value is None or not 1 <= len(str(value)) <= ATTRIBUTE_MAX_LENGTH:
-                return f"attributes entry {key!r}: keys and values must be 1 to {ATTRIBUTE_MAX_LENGTH} characters long"
-    boost = params["sampling_rate_boost"]
-    if boost is not None:
-        max_rate, cooldown = boost["max_rate"], boost["cooldown_window_minutes"]
-        if not 0 <= max_rate <= 1:
-            return f"sampling_rate_boost.max_rate={max_rate} is out of range: X-Ray allows 0 to 1 (a sampling rate)"
-        if cooldown < 0:
-            return f"sampling_rate_boost.cooldown_window_minutes={cooldown} is out of range: X-Ray allows 0 or more minutes"
-    return validate_tags(params["tags"])
 
 
 def validate_params(module):
     """Refuse bad input before any AWS call; messages name the field and what is allowed."""
-    problem = _problem(module.params)
+    params = module.params
+    problems = sampling_rule_problems(params)
+    problem = validate_tags(params["ownership_tags"], "ownership_tags") or validate_tags(desired_tags(params), "tags and ownership_tags together")
     if problem:
-        module.fail_json(msg=problem)
+        problems.append(problem)
+    if problems:
+        module.fail_json(msg=problems[0])
 
 
 def _option_value(params, option):
@@ -387,7 +364,7 @@ def _option_value(params, option):
 
 def create_rule(module, client):
     params = module.params
-    missing = [option for option in CREATE_REQUIRED if params[option] is None]
+    missing = [option for option in RULE_CREATE_REQUIRED if params[option] is None]
     if missing:
         module.fail_json(
             msg=f"{', '.join(missing)} must be set to create sampling rule {params['rule_name']!r} (it does not exist yet)"
@@ -399,7 +376,7 @@ def create_rule(module, client):
             value = MATCH_DEFAULTS.get(option)
         if value is not None:
             rule[field] = value
-    tags = {k: str(v) for k, v in (params["tags"] or {}).items()}
+    tags = desired_tags(params)
     if module.check_mode:
         return {"SamplingRule": rule}, tags
     request = {"SamplingRule": rule}
@@ -429,12 +406,12 @@ def update_rule(module, client, current, current_tags):
         value = _option_value(params, option)
         if value is not None and not rule_values_equal(field, rule.get(field), value):
             update[field] = value
-    to_set, to_remove = tag_changes(current_tags, params["tags"], params["purge_tags"])
+    to_set, to_remove = ownership_tag_changes(params, current_tags)
 
     changed = bool(update or to_set or to_remove)
     record = copy.deepcopy(current)
     record["SamplingRule"] = dict(rule, **update)
-    tags = predict_tags(current_tags, to_set, to_remove)
+    tags = tags_after(current_tags, to_set, to_remove)
     if not changed or module.check_mode:
         return changed, record, tags
 
@@ -473,6 +450,7 @@ def main():
         ),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        **OWNERSHIP_OPTIONS,
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate_params(module)
@@ -487,21 +465,24 @@ def main():
 
     before = normalize_sampling_rule(current, current_tags)
     if module.params["state"] == "absent":
+        arn = current["SamplingRule"].get("RuleARN") if current else None
+        if current is not None and not check_absent(module, KIND, name, current_tags, arn=arn):
+            exit_with_diff(module, before, before, changed=False, owned=False, sampling_rule=before)
         changed = current is not None
         if changed:
             delete_if_present(module, client.delete_sampling_rule, f"Failed to delete X-Ray sampling rule {name!r}", RuleName=name)
-        after = {}
-    elif current is None:
+        exit_with_diff(module, before, {}, changed=changed, owned=changed, sampling_rule={})
+
+    if current is None:
         if name == XRAY_DEFAULT_RULE:
             module.fail_json(msg="rule_name='Default': X-Ray's built-in Default sampling rule was not found at this endpoint")
         changed = True
         record, tags = create_rule(module, client)
-        after = normalize_sampling_rule(record, tags)
     else:
+        check_present(module, KIND, name, current_tags, arn=current["SamplingRule"].get("RuleARN"), adopt_hint=adopt_entry(KIND, name))
         changed, record, tags = update_rule(module, client, current, current_tags)
-        after = normalize_sampling_rule(record, tags)
-
-    exit_with_diff(module, before, after, changed=changed, sampling_rule=after)
+    after = normalize_sampling_rule(record, tags)
+    exit_with_diff(module, before, after, changed=changed, owned=True, sampling_rule=after)
 
 
 if __name__ == "__main__":

@@ -164,10 +164,10 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_sampling_rules
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags_if_supported
 from ansible_collections.tracing.xray.plugins.module_utils.xray import normalize_sampling_rule
-from ansible_collections.tracing.xray.plugins.module_utils.xray import tags_match
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 
 
@@ -200,7 +200,7 @@ def main():
         module.fail_json_aws(e, msg="Failed to read X-Ray sampling rules")
 
     if match_tags is not None:
-        rules = [rule for rule in rules if tags_match(rule["tags"], match_tags)]
+        rules = [rule for rule in rules if is_owned(rule["tags"], match_tags)]
     rules.sort(key=lambda rule: (rule.get("priority", 0), rule.get("rule_name", "")))
     module.exit_json(changed=False, sampling_rules=rules)
 

@@ -116,6 +116,7 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -164,7 +165,8 @@ def account_of(module):
     except (BotoCoreError, ClientError) as e:
         module.warn(f"Could not read the account with sts:GetCallerIdentity ({e}); the CloudWatch Logs resource policy was not checked")
         return None
-    return identity["Account"], identity["Arn"].split(":")[1]
+    parsed = parse_aws_arn(identity["Arn"]) or {}
+    return identity["Account"], parsed.get("partition") or "aws"
 
 
 def check_logs_policy(module):

@@ -243,8 +243,8 @@ def test_untagged_role_with_the_same_name_is_refused(env, run_playbook, names):
     refused = play(env, run_playbook, SITE, names)
     assert refused.rc != 0, refused.explain()
     message = failure_message(refused)
-    assert f"IAM role {role} exists but lacks the ownership tags" in message and "refusing to change it" in message
-    assert f"xray_adopt: [IAMRole/{role}]" in message and "no tags" in message
+    assert f"IAM role '{role}'" in message and "already exists and is not ours" in message and "Nothing was changed" in message
+    assert f"'IAMRole/{role}' to xray_adopt" in message and "no tags" in message
     assert refused.changed() == 0, refused.explain()
     untouched = get_role(env, role)
     assert untouched["AssumeRolePolicyDocument"] == foreign_policy
@@ -256,7 +256,7 @@ def test_untagged_role_with_the_same_name_is_refused(env, run_playbook, names):
     # Teardown leaves the foreign role, says so, and still removes the rest (it does not stop half-way).
     not_deleted = play(env, run_playbook, SITE, names, irsa_state="absent")
     assert not_deleted.rc == 0, not_deleted.explain()
-    assert any(f"IAM role {role}" in w and "left in place" in w for w in not_deleted.warnings()), not_deleted.explain()
+    assert any(f"IAM role '{role}'" in w and "left in place" in w for w in not_deleted.warnings()), not_deleted.explain()
     assert get_role(env, role) is not None
 
     # Adopting it on purpose takes it over.

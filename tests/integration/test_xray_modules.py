@@ -200,14 +200,31 @@ def test_group_bad_input_fails_before_any_change(play, xray):
     assert get_group(xray, "Default").get("FilterExpression") in (None, "")
 
 
-def test_group_api_error_is_reported_with_the_api_message(play, xray):
-    """A name the module lets through but the endpoint refuses: the task fails with X-Ray's own message."""
+def test_group_name_x_ray_refuses_is_caught_before_any_call(play, xray):
+    """A name with characters X-Ray refuses (a space, '!') fails in the module, naming the field and what is allowed."""
     run = play([{**group_task("refused name", group_name="bad name!", filter_expression="error = true"), "ignore_errors": True}])
     msg = failed(run, "refused name")["msg"]
-    assert "X-Ray group 'bad name!'" in msg
-    assert "failed to satisfy constraint" in msg
+    assert "group_name='bad name!'" in msg and "letters A-Z and a-z, digits and _.-" in msg
     assert get_group(xray, "bad_name") is None
 
+
+def test_group_api_error_is_reported_with_the_api_message(play, xray):
+    """A request the module lets through but the endpoint refuses (the per-region group quota, which the module
+    cannot know): the task fails naming the group, with X-Ray's own message."""
+    existing = [g["GroupName"] for page in xray.get_paginator("get_groups").paginate() for g in page["Groups"] if g["GroupName"] != "Default"]
+    fillers = [name(f"quota{i}") for i in range(max(0, 25 - len(existing)))]
+    refused = name("over-quota")
+    try:
+        for filler in fillers:
+            xray.create_group(GroupName=filler, FilterExpression="error = true")
+        run = play([{**group_task("refused", group_name=refused, filter_expression="error = true"), "ignore_errors": True}])
+        msg = failed(run, "refused")["msg"]
+        assert f"X-Ray group {refused!r}" in msg
+        assert "maximum number of groups" in msg
+        assert get_group(xray, refused) is None
+    finally:
+        for filler in fillers:
+            xray.delete_group(GroupName=filler)
 
 def test_group_info(play, xray):
     first, second = name("info-a"), name("info-b")

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.tracing.xray.plugins.module_utils import xray as xr
+from ansible_collections.tracing.xray.plugins.module_utils import xray_limits as xl
 
 
 def client_error(code, message="", operation="GetGroup"):
@@ -98,33 +99,24 @@ def test_is_not_found():
 
 
 def test_validate_name():
-    assert xr.validate_name("ok", "group_name", 32) is None
-    assert "1 to 32" in xr.validate_name("x" * 33, "group_name", 32)
-    assert "must not be empty" in xr.validate_name("", "group_name", 32)
-    assert "must not be empty" in xr.validate_name(None, "group_name", 32)
-    assert "reserved" in xr.validate_name("Default", "group_name", 32, reserved="Default")
-    assert xr.validate_name("default", "group_name", 32, reserved="Default") is None
+    assert xl.validate_name("ok", "group_name", 32) is None
+    assert "1 to 32" in xl.validate_name("x" * 33, "group_name", 32)
+    assert "must not be empty" in xl.validate_name("", "group_name", 32)
+    assert "must not be empty" in xl.validate_name(None, "group_name", 32)
+    assert "reserved" in xl.validate_name("Default", "group_name", 32, reserved="Default")
+    assert xl.validate_name("default", "group_name", 32, reserved="Default") is None
 
 
 def test_validate_tags():
-    assert xr.validate_tags(None) is None
-    assert xr.validate_tags({"managed-by": "tracing.xray", "empty": ""}) is None
-    assert "aws:" in xr.validate_tags({"aws:x": "1"})
-    assert "aws:" in xr.validate_tags({"Aws:x": "1"})
-    assert "at most 50" in xr.validate_tags({f"k{i}": "v" for i in range(51)})
-    assert "must be a string" in xr.validate_tags({"k": None})
+    assert xl.validate_tags(None) is None
+    assert xl.validate_tags({"managed-by": "tracing.xray", "empty": ""}) is None
+    assert "aws:" in xl.validate_tags({"aws:x": "1"})
+    assert "aws:" in xl.validate_tags({"Aws:x": "1"})
+    assert "at most 50" in xl.validate_tags({f"k{i}": "v" for i in range(51)})
+    assert "must be a string" in xl.validate_tags({"k": None})
 
 
 # --- tags -----------------------------------------------------------------------------------------
-
-
-def test_tag_changes_and_prediction():
-    current = {"a": "1", "b": "2", "aws:cloudformation:stack-id": "s"}
-    assert xr.tag_changes(current, None, True) == ({}, [])
-    to_set, to_remove = xr.tag_changes(current, {"a": "1", "c": 3}, True)
-    assert to_set == {"c": 3} and to_remove == ["b"]
-    assert xr.predict_tags(current, to_set, to_remove) == {"a": "1", "c": "3", "aws:cloudformation:stack-id": "s"}
-    assert xr.tag_changes(current, {"c": "3"}, False) == ({"c": "3"}, [])
 
 
 def test_boto3_tags():
@@ -168,12 +160,3 @@ def test_rule_values_equal():
     assert not xr.rule_values_equal("FixedRate", 0.1, 0.2)
     assert xr.rule_values_equal("Attributes", None, {})
     assert not xr.rule_values_equal("Priority", 1, 2)
-
-
-def test_tags_match():
-    assert xr.tags_match({"a": "1", "b": "2"}, {"a": "1"})
-    assert xr.tags_match({"a": "1"}, {})
-    assert xr.tags_match({"a": "1"}, None)
-    assert not xr.tags_match({"a": "1"}, {"a": "2"})
-    assert not xr.tags_match({}, {"a": "1"})
-    assert xr.tags_match({"n": "3"}, {"n": 3})

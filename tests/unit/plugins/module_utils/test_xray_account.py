@@ -7,6 +7,7 @@ import json
 
 from ansible_collections.tracing.xray.plugins.module_utils import xray as xr
 from ansible_collections.tracing.xray.plugins.module_utils import xray_account as xa
+from ansible_collections.tracing.xray.plugins.module_utils import xray_limits as xl
 
 
 def test_wait_until_backs_off_and_gives_up_at_the_deadline():
@@ -28,19 +29,19 @@ def test_wait_until_backs_off_and_gives_up_at_the_deadline():
 
 def test_load_policy_document_compacts_and_measures():
     policy = {"Statement": {"Effect": "Allow", "Principal": "*", "Action": "xray:*"}}
-    loaded, text, problem = xa.load_policy_document(json.dumps(policy, indent=8))
+    loaded, text, problem = xl.load_policy_document(json.dumps(policy, indent=8))
     assert problem is None and loaded == policy and text == json.dumps(policy, separators=(",", ":"))
     near = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "xray:*", "Sid": ""}]}
-    room = xa.MAX_POLICY_BYTES - len(json.dumps(near, separators=(",", ":")))
+    room = xl.MAX_POLICY_BYTES - len(json.dumps(near, separators=(",", ":")))
     near["Statement"][0]["Sid"] = "s" * room
-    assert xa.load_policy_document(near)[2] is None
+    assert xl.load_policy_document(near)[2] is None
     near["Statement"][0]["Sid"] += "s"
-    assert "5121 bytes" in xa.load_policy_document(near)[2]
+    assert "5121 bytes" in xl.load_policy_document(near)[2]
 
 
 def test_policy_name_rules():
-    assert xa.validate_policy_name("tracing.xray-it_a+b=c,d@e") is None
-    assert "characters X-Ray refuses" in xa.validate_policy_name("a/b")
+    assert xl.validate_policy_name("tracing.xray-it_a+b=c,d@e") is None
+    assert "characters X-Ray refuses" in xl.validate_policy_name("a/b")
 
 
 def test_spans_policy_problem_and_the_documented_policy():

@@ -113,7 +113,8 @@ def test_refuses_to_change_foreign_association(aws, capsys):
     result = run_module(module.main, args(), capsys)
     aws.assert_done()
     assert result["failed"] is True
-    assert "lacks the ownership tags" in result["msg"] and "refusing to change it" in result["msg"]
+    assert "is not ours" in result["msg"] and "observability-workshop/xray-system/xray-daemon" in result["msg"] and "adopt: true" in result["msg"]
+    assert result["owned"] is False
 
 
 def test_absent_deletes_owned(aws, capsys):
@@ -147,3 +148,25 @@ def test_role_arn_required_and_validated(aws, capsys):
     bad = run_module(module.main, args(role_arn="xray-daemon"), capsys)
     assert bad["failed"] is True and bad["msg"].startswith("role_arn:")
     assert aws.requested == []
+
+
+def test_foreign_association_is_refused_even_without_other_changes(aws, capsys):
+    # Same role, but not ours: taking it over would need our tags, so it is refused (nothing is changed).
+    expect_lookup(aws, tags={"owner": "eksctl"})
+    result = run_module(module.main, args(), capsys)
+    aws.assert_done()
+    assert result["failed"] is True and result["owned"] is False
+    assert "owner=eksctl" in result["msg"]
+
+
+def test_adopt_takes_a_foreign_association_over(aws, capsys):
+    expect_lookup(aws, role=OTHER_ROLE, tags={"owner": "eksctl"})
+    aws["eks"].add_response(
+        "update_pod_identity_association", {"association": association()}, {"clusterName": CLUSTER, "associationId": ASSOC_ID, "roleArn": ROLE}
+    )
+    aws["eks"].add_response("tag_resource", {}, {"resourceArn": ASSOC_ARN, "tags": OURS})
+    expect_lookup(aws, tags={"owner": "eksctl", **OURS})
+    result = run_module(module.main, args(adopt=True), capsys)
+    aws.assert_done()
+    assert result["changed"] is True and result["owned"] is True
+    assert "adopting" in json.dumps(result["warnings"])

@@ -181,6 +181,20 @@ def test_foreign_provider_is_used_but_not_changed(aws, capsys):
     assert "without the ownership tags" in json.dumps(result["warnings"])
 
 
+def test_foreign_provider_is_adopted_with_adopt(aws, capsys):
+    expect_listing(aws)
+    expect_get(aws, tags={"made-by": "eksctl"})
+    aws["iam"].add_response("untag_open_id_connect_provider", {}, {"OpenIDConnectProviderArn": ARN, "TagKeys": ["made-by"]})
+    aws["iam"].add_response("tag_open_id_connect_provider", {}, {"OpenIDConnectProviderArn": ARN, "Tags": tag_list({"cluster": "c1", **OURS})})
+    expect_listing(aws)
+    expect_get(aws, tags={"cluster": "c1", **OURS})
+    result = run_module(iam_oidc_provider.main, args(tags={"cluster": "c1"}, adopt=True), capsys)
+    aws.assert_done()
+    assert result["changed"] is True and result["owned"] is True
+    assert result["oidc_provider"]["tags"] == {"cluster": "c1", **OURS}
+    assert "adopting" in json.dumps(result["warnings"])
+
+
 # --- deletion -----------------------------------------------------------------------------------
 
 

@@ -449,3 +449,125 @@ def test_name_of_32_characters_is_accepted(xray, run_module):
     failed, result = run_module(xray_group, {"group_name": name})
     assert not failed, result
     xray.assert_done()
+
+
+# --- ownership (ownership_tags / adopt) -------------------------------------------------------------
+
+OURS = {"managed-by": "tracing.xray", "tracing.xray/cluster": "cluster-b"}
+
+
+def test_create_carries_the_ownership_tags(xray, run_module):
+    missing(xray)
+    xray.add(
+        "create_group",
+        {"Group": group()},
+        {"GroupName": NAME, "FilterExpression": FILTER, "Tags": tag_list({"team": "web", **OURS})},
+    )
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": FILTER, "tags": {"team": "web"}, "ownership_tags": OURS})
+    assert not failed, result
+    assert result["changed"] is True and result["owned"] is True
+    assert result["group"]["tags"] == {"team": "web", **OURS}
+    xray.assert_done()
+
+
+def test_owned_group_is_updated(xray, run_module):
+    existing(xray, tags=OURS)
+    xray.add("update_group", {"Group": group("error = true")}, {"GroupARN": ARN, "FilterExpression": "error = true"})
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": "error = true", "ownership_tags": OURS})
+    assert not failed, result
+    assert result["changed"] is True and result["owned"] is True
+    xray.assert_done()
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_foreign_group_is_refused_before_any_change(xray, run_module, check_mode):
+    existing(xray, tags={"team": "payments"})
+    failed, result = run_module(
+        xray_group, {"group_name": NAME, "filter_expression": "error = true", "tags": {}, "ownership_tags": OURS}, check_mode=check_mode
+    )
+    assert failed
+    assert result["owned"] is False
+    assert f"X-Ray group {NAME!r}" in result["msg"] and ARN in result["msg"]
+    assert "team=payments" in result["msg"]
+    assert f"'XRayGroup/{NAME}' to xray_adopt" in result["msg"] and "adopt: true" in result["msg"]
+    assert xray.calls == ["GetGroup", "ListTagsForResource"]
+    assert xray.mutating_calls == []
+
+
+def test_other_clusters_group_is_refused_and_named(xray, run_module):
+    existing(xray, tags={"managed-by": "tracing.xray", "tracing.xray/cluster": "cluster-a"})
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": FILTER, "ownership_tags": OURS})
+    assert failed
+    assert "tracing.xray/cluster=cluster-a" in result["msg"]
+    assert xray.mutating_calls == []
+
+
+def test_adopt_takes_a_foreign_group_over(xray, run_module):
+    existing(xray, tags={"team": "payments"})
+    xray.add("update_group", {"Group": group("error = true")}, {"GroupARN": ARN, "FilterExpression": "error = true"})
+    xray.add("untag_resource", {}, {"ResourceARN": ARN, "TagKeys": ["team"]})
+    xray.add("tag_resource", {}, {"ResourceARN": ARN, "Tags": tag_list(OURS)})
+    failed, result = run_module(
+        xray_group, {"group_name": NAME, "filter_expression": "error = true", "tags": {}, "ownership_tags": OURS, "adopt": True}
+    )
+    assert not failed, result
+    assert result["changed"] is True and result["owned"] is True
+    assert result["group"]["tags"] == OURS
+    assert "adopting" in " ".join(result.get("warnings", []))
+    xray.assert_done()
+
+
+def test_adopt_without_purge_keeps_their_tags(xray, run_module):
+    existing(xray, tags={"team": "payments"})
+    xray.add("tag_resource", {}, {"ResourceARN": ARN, "Tags": tag_list(OURS)})
+    failed, result = run_module(xray_group, {"group_name": NAME, "ownership_tags": OURS, "adopt": True})
+    assert not failed, result
+    assert result["group"]["tags"] == {"team": "payments", **OURS}
+    xray.assert_done()
+
+
+def test_absent_leaves_a_foreign_group_and_warns(xray, run_module):
+    existing(xray, tags={"team": "payments"})
+    failed, result = run_module(xray_group, {"group_name": NAME, "state": "absent", "ownership_tags": OURS, "adopt": True}, diff=True)
+    assert not failed, result
+    assert result["changed"] is False and result["owned"] is False
+    assert result["group"]["tags"] == {"team": "payments"}
+    assert result["diff"]["before"] == result["diff"]["after"]
+    warning = " ".join(result["warnings"])
+    assert NAME in warning and "team=payments" in warning and "not deleting" in warning
+    assert xray.mutating_calls == []
+
+
+def test_absent_deletes_an_owned_group(xray, run_module):
+    existing(xray, tags={**OURS, "extra": "1"})
+    xray.add("delete_group", {}, {"GroupARN": ARN})
+    failed, result = run_module(xray_group, {"group_name": NAME, "state": "absent", "ownership_tags": OURS})
+    assert not failed, result
+    assert result["changed"] is True and result["owned"] is True
+    xray.assert_done()
+
+
+def test_without_ownership_tags_any_group_is_managed(xray, run_module):
+    existing(xray, tags={"team": "payments"})
+    xray.add("delete_group", {}, {"GroupARN": ARN})
+    failed, result = run_module(xray_group, {"group_name": NAME, "state": "absent"})
+    assert not failed, result
+    assert result["changed"] is True and result["owned"] is True
+    xray.assert_done()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ({"group_name": "front end"}, ["group_name", "characters X-Ray refuses", "letters"]),
+        ({"group_name": NAME, "tags": {"team": {"name": "payments"}}}, ["tags value of 'team'", "dict"]),
+        ({"group_name": NAME, "tags": {f"k{i}": "v" for i in range(49)}, "ownership_tags": OURS}, ["together", "at most 50"]),
+        ({"group_name": NAME, "ownership_tags": {"aws:owner": "me"}}, ["ownership_tags key", "aws:"]),
+    ],
+)
+def test_bad_names_and_tags_are_refused_before_any_call(xray, run_module, args, words):
+    failed, result = run_module(xray_group, args)
+    assert failed
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert xray.calls == []

@@ -460,3 +460,84 @@ def test_boost_refused_on_the_default_rule(xray, run_module):
     assert failed
     assert "sampling_rate_boost cannot be set on the built-in Default sampling rule" in result["msg"]
     assert xray.calls == []
+
+
+# --- ownership (ownership_tags / adopt) -------------------------------------------------------------
+
+OURS = {"managed-by": "tracing.xray", "tracing.xray/cluster": "cluster-b"}
+
+
+def test_create_carries_the_ownership_tags(xray, run_module):
+    listed(xray, default_rule())
+    expected = {"SamplingRule": dict(rule(), RuleARN=None)}
+    del expected["SamplingRule"]["RuleARN"]
+    expected["Tags"] = [{"Key": k, "Value": v} for k, v in OURS.items()]
+    xray.add("create_sampling_rule", {"SamplingRuleRecord": record(rule())}, expected)
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, ownership_tags=OURS))
+    assert not failed, result
+    assert result["changed"] is True and result["owned"] is True
+    assert result["sampling_rule"]["tags"] == OURS
+    xray.assert_done()
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_foreign_rule_is_refused_before_any_change(xray, run_module, check_mode):
+    listed(xray, rule(), tags={"team": "payments"})
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, fixed_rate=0.1, tags={}, ownership_tags=OURS), check_mode=check_mode)
+    assert failed
+    assert result["owned"] is False
+    assert f"X-Ray sampling rule {NAME!r}" in result["msg"] and "team=payments" in result["msg"]
+    assert f"'XRaySamplingRule/{NAME}' to xray_adopt" in result["msg"]
+    assert xray.mutating_calls == []
+
+
+def test_adopt_takes_a_foreign_rule_over(xray, run_module):
+    listed(xray, rule(), tags={"team": "payments"})
+    xray.add("update_sampling_rule", {"SamplingRuleRecord": record(rule(FixedRate=0.1))}, {"SamplingRuleUpdate": {"RuleName": NAME, "FixedRate": 0.1}})
+    xray.add("untag_resource", {}, {"ResourceARN": ARN, "TagKeys": ["team"]})
+    xray.add("tag_resource", {}, {"ResourceARN": ARN, "Tags": [{"Key": k, "Value": v} for k, v in OURS.items()]})
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, fixed_rate=0.1, tags={}, ownership_tags=OURS, adopt=True))
+    assert not failed, result
+    assert result["changed"] is True and result["owned"] is True
+    assert result["sampling_rule"]["tags"] == OURS
+    xray.assert_done()
+
+
+def test_owned_rule_without_changes_is_idempotent(xray, run_module):
+    listed(xray, rule(), tags=OURS)
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, tags={}, ownership_tags=OURS))
+    assert not failed, result
+    assert result["changed"] is False and result["owned"] is True
+    assert xray.mutating_calls == []
+
+
+def test_absent_leaves_a_foreign_rule_and_warns(xray, run_module):
+    listed(xray, rule(), tags={"managed-by": "tracing.xray", "tracing.xray/cluster": "cluster-a"})
+    failed, result = run_module(xray_sampling_rule, {"rule_name": NAME, "state": "absent", "ownership_tags": OURS})
+    assert not failed, result
+    assert result["changed"] is False and result["owned"] is False
+    assert "tracing.xray/cluster=cluster-a" in " ".join(result["warnings"])
+    assert xray.mutating_calls == []
+
+
+def test_absent_deletes_an_owned_rule(xray, run_module):
+    listed(xray, rule(), tags=OURS)
+    xray.add("delete_sampling_rule", {"SamplingRuleRecord": record(rule())}, {"RuleName": NAME})
+    failed, result = run_module(xray_sampling_rule, {"rule_name": NAME, "state": "absent", "ownership_tags": OURS})
+    assert not failed, result
+    assert result["changed"] is True and result["owned"] is True
+    xray.assert_done()
+
+
+@pytest.mark.parametrize("version", [0, 2])
+def test_only_version_1_is_accepted(xray, run_module, version):
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, version=version))
+    assert failed
+    assert f"version={version}" in result["msg"] and "version 1" in result["msg"]
+    assert xray.calls == []
+
+
+def test_tag_value_dict_is_refused(xray, run_module):
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, tags={"team": {"a": "b"}}))
+    assert failed and "tags value of 'team'" in result["msg"]
+    assert xray.calls == []
