@@ -226,6 +226,7 @@ def test_group_api_error_is_reported_with_the_api_message(play, xray):
         for filler in fillers:
             xray.delete_group(GroupName=filler)
 
+
 def test_group_info(play, xray):
     first, second = name("info-a"), name("info-b")
     xray.create_group(GroupName=first, FilterExpression="error = true", Tags=[{"Key": "managed-by", "Value": "it-info"}])

@@ -129,5 +129,5 @@ def test_check_absent_never_fails():
 
 
 def test_tags_to_set_are_sorted_so_requests_are_deterministic():
-    to_set, _ = ownership.ownership_tag_changes(params(ownership_tags={"z": "1", "a": "2", "m": "3"}), {})
-    assert list(to_set) == ["a", "m", "z"]
+    to_set, removed = ownership.ownership_tag_changes(params(ownership_tags={"z": "1", "a": "2", "m": "3"}), {})
+    assert list(to_set) == ["a", "m", "z"] and removed == []
