@@ -97,6 +97,10 @@ def tables(role: Path) -> str:
     specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
     parts = []
     for entry, spec in specs.items():
+        if entry != "main" and spec == specs.get("main"):
+            parts.append(f"Entry point `{entry}` (`tasks_from: {entry}`) takes the same variables as `main`.")
+            parts.append("")
+            continue
         if entry != "main":
             parts.append(f"Entry point `{entry}` (`tasks_from: {entry}`): {markup(spec.get('short_description', ''))}.")
             parts.append("")

@@ -142,6 +142,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.tracing.xray.plugins.module_utils.identity import find_pod_identity_association
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
+from ansible_collections.tracing.xray.plugins.module_utils.ownership import adopt_entry
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_absent
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_present
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import desired_tags
@@ -232,7 +233,8 @@ def main():
         result.update(changed=True, owned=True, association=describe(after))
         module.exit_json(diff=dict(before={}, after=describe(after)), **result)
 
-    result["owned"] = check_present(module, KIND, label, current.get("tags"), arn=current.get("associationArn"))
+    result["owned"] = check_present(module, KIND, label, current.get("tags"), arn=current.get("associationArn"),
+                                    adopt_hint=adopt_entry(KIND, f"{params['namespace']}/{params['service_account']}"))
     update = {}
     if current.get("roleArn") != params["role_arn"]:
         update["roleArn"] = params["role_arn"]

@@ -220,10 +220,11 @@ def test_account_resources_as_data(role, xray, aws_endpoint):
             }
         ],
     }
-    prefix = f"tracing.xray-{CLUSTER}-"
+    prefix = f"tracing.xray-{CLUSTER}."
     ours = [f"{prefix}sns", f"{prefix}json"]
     foreign = name("foreign-policy")  # no prefix: not ours
-    other_cluster = f"tracing.xray-{CLUSTER}x-sns"  # another cluster's prefix: not ours either
+    # Another cluster whose name starts with ours (shop / shop-prod): its prefix must not match ours.
+    other_cluster = f"tracing.xray-{CLUSTER}-prod.sns"
     rule = name("boosted")
     variables = {
         "groups_sampling_rules": [
