@@ -13,6 +13,7 @@ import json
 import secrets
 
 import pytest
+from plays import connected_play
 from botocore.exceptions import ClientError
 
 SUFFIX = secrets.token_hex(3)
@@ -27,13 +28,13 @@ def role(aws_endpoint, run_playbook, no_ambient_aws):
     """Run the groups role on localhost as cluster ``cluster`` with the given variables."""
 
     def _role(variables: dict, *, cluster: str, check: bool = False):
-        playbook = [{"name": "groups role", "hosts": "localhost", "gather_facts": False, "roles": [{"role": "tracing.xray.groups"}]}]
+        playbook = [connected_play("groups role", hosts="localhost", roles=[{"role": "tracing.xray.groups"}])]
         extra = {
             "xray_cluster_name": cluster,
-            "groups_region": aws_endpoint["region"],
-            "groups_endpoint_url": aws_endpoint["endpoint_url"],
-            "groups_access_key": aws_endpoint["access_key_id"],
-            "groups_secret_key": aws_endpoint["secret_access_key"],
+            "xray_region": aws_endpoint["region"],
+            "xray_aws_endpoint_url": aws_endpoint["endpoint_url"],
+            "xray_aws_access_key": aws_endpoint["access_key_id"],
+            "xray_aws_secret_key": aws_endpoint["secret_access_key"],
             **variables,
         }
         return run_playbook(json.dumps(playbook, indent=1), extra_vars=extra, check=check)
