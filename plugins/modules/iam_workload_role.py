@@ -217,7 +217,7 @@ def create(client, want):
 
 
 def update(client, current, want):
-    """Apply the differences; returns whether anything changed (nothing is called in check mode by the caller)."""
+    """The API calls (callables, in order) that take ``current`` to ``want``; the caller runs them unless in check mode."""
     name = want["role_name"]
     calls = []
     if compare_policies(current["assume_role_policy_document"], want["assume_role_policy_document"]):
@@ -231,10 +231,10 @@ def update(client, current, want):
         else:
             calls.append(lambda: client.delete_role_permissions_boundary(RoleName=name, aws_retry=True))
     to_set, to_unset = compare_aws_tags(current["tags"], want["tags"], purge_tags=True)
-    if to_set:
-        calls.append(lambda: client.tag_role(RoleName=name, Tags=ansible_dict_to_boto3_tag_list(to_set), aws_retry=True))
+    if to_set:  # sorted: the same request (and diff) on every run
+        calls.append(lambda: client.tag_role(RoleName=name, Tags=ansible_dict_to_boto3_tag_list(dict(sorted(to_set.items()))), aws_retry=True))
     if to_unset:
-        calls.append(lambda: client.untag_role(RoleName=name, TagKeys=to_unset, aws_retry=True))
+        calls.append(lambda: client.untag_role(RoleName=name, TagKeys=sorted(to_unset), aws_retry=True))
     # Attach before detach: the role never passes through a state with fewer permissions than both ends.
     for arn in sorted(set(want["managed_policy_arns"]) - set(current["managed_policy_arns"])):
         calls.append(lambda arn=arn: client.attach_role_policy(RoleName=name, PolicyArn=arn, aws_retry=True))

@@ -1,0 +1,207 @@
+"""Unit tests for the Kubernetes ownership contract (module_utils/k8s_ownership.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.tracing.xray.plugins.module_utils import k8s_ownership
+
+OWNER = {"app.kubernetes.io/managed-by": "tracing.xray", "tracing.xray/cluster": "demo"}
+
+
+def manifest(kind="ServiceAccount", name="xray-daemon", namespace="xray", api_version="v1"):
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta}
+
+
+def live(labels=None, managers=()):
+    meta = {"name": "ignored", "uid": "1234"}
+    if labels is not None:
+        meta["labels"] = labels
+    if managers:
+        meta["managedFields"] = [{"manager": m, "operation": "Apply", "apiVersion": "v1"} for m in managers]
+    return {"metadata": meta}
+
+
+def ref(kind="ServiceAccount", name="xray-daemon", namespace="xray", api_version="v1"):
+    return {"api_version": api_version, "kind": kind, "name": name, "namespace": namespace}
+
+
+# --- object_ref ---------------------------------------------------------------------------------
+
+
+def test_object_ref_of_a_manifest():
+    assert k8s_ownership.object_ref(manifest()) == ref()
+
+
+def test_object_ref_of_a_cluster_scoped_manifest_has_an_empty_namespace():
+    obj = manifest(kind="ClusterRole", name="xray-reader", namespace=None, api_version="rbac.authorization.k8s.io/v1")
+    assert k8s_ownership.object_ref(obj) == ref(kind="ClusterRole", name="xray-reader", namespace="", api_version="rbac.authorization.k8s.io/v1")
+
+
+def test_object_ref_of_a_reference():
+    obj = {"api_version": "apps/v1", "kind": "DaemonSet", "name": "xray-daemon", "namespace": "xray"}
+    assert k8s_ownership.object_ref(obj) == ref(kind="DaemonSet", api_version="apps/v1")
+
+
+def test_object_ref_prefers_metadata_over_top_level_fields():
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "from-meta", "namespace": "ns-meta"}, "name": "top", "namespace": "ns-top"}
+    assert k8s_ownership.object_ref(obj) == ref(kind="ConfigMap", name="from-meta", namespace="ns-meta")
+
+
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        ({"kind": "ConfigMap", "metadata": {"name": "cfg"}}, "ConfigMap 'cfg' lacks api_version"),
+        ({"apiVersion": "v1", "metadata": {"name": "cfg"}}, "an object 'cfg' lacks kind"),
+        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": "xray"}}, "ConfigMap '' lacks name"),
+        ({"metadata": {}}, "an object '' lacks api_version, kind, name"),
+        ({}, "an object '' lacks api_version, kind, name"),
+    ],
+)
+def test_object_ref_names_the_missing_fields(obj, message):
+    with pytest.raises(ValueError) as error:
+        k8s_ownership.object_ref(obj)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("obj, type_name", [("ServiceAccount/xray", "str"), (["v1", "ConfigMap"], "list"), (None, "NoneType"), (3, "int")])
+def test_object_ref_rejects_anything_but_a_mapping(obj, type_name):
+    with pytest.raises(ValueError) as error:
+        k8s_ownership.object_ref(obj)
+    assert str(error.value) == f"each object must be a mapping, got {type_name}"
+
+
+# --- adopt_entry --------------------------------------------------------------------------------
+
+
+def test_adopt_entry_of_a_namespaced_object():
+    assert k8s_ownership.adopt_entry(ref()) == "ServiceAccount/xray/xray-daemon"
+
+
+def test_adopt_entry_of_a_cluster_scoped_object():
+    assert k8s_ownership.adopt_entry(ref(kind="ClusterRole", name="xray-reader", namespace="")) == "ClusterRole/xray-reader"
+
+
+def test_adopt_entry_of_object_ref_round_trips():
+    assert k8s_ownership.adopt_entry(k8s_ownership.object_ref(manifest(kind="Namespace", name="xray", namespace=None))) == "Namespace/xray"
+
+
+# --- describe_foreign ---------------------------------------------------------------------------
+
+
+def test_describe_foreign_skips_absent_objects():
+    assert k8s_ownership.describe_foreign([(ref(), None), (ref(kind="ConfigMap"), None)], OWNER, []) == ([], [], 0)
+
+
+def test_describe_foreign_counts_owned_objects():
+    found = [
+        (ref(), live(labels={**OWNER, "app": "xray"})),
+        (ref(kind="ConfigMap", name="xray-config"), live(labels=dict(OWNER))),
+        (ref(kind="Service", name="xray"), None),
+    ]
+    assert k8s_ownership.describe_foreign(found, OWNER, []) == ([], [], 2)
+
+
+def test_describe_foreign_lists_foreign_objects_with_labels_and_managers():
+    found = [
+        (ref(), live(labels={"app": "xray", "team": "payments"}, managers=["kubectl-client-side-apply", "helm", "helm", ""])),
+        (ref(kind="ClusterRole", name="xray-reader", namespace="", api_version="rbac.authorization.k8s.io/v1"), live()),
+        # right keys, wrong value: not ours either
+        (ref(kind="ConfigMap", name="xray-config"), live(labels={**OWNER, "tracing.xray/cluster": "other"}, managers=["argocd-controller"])),
+        (ref(kind="Service", name="xray"), live(labels=OWNER)),
+    ]
+    foreign, adopted, owned = k8s_ownership.describe_foreign(found, OWNER, [])
+    assert owned == 1
+    assert adopted == []
+    assert foreign == [
+        {
+            "kind": "ServiceAccount",
+            "namespace": "xray",
+            "name": "xray-daemon",
+            "labels": {"app": "xray", "team": "payments"},
+            "managers": ["helm", "kubectl-client-side-apply"],
+            "adopt_entry": "ServiceAccount/xray/xray-daemon",
+        },
+        {"kind": "ClusterRole", "namespace": "", "name": "xray-reader", "labels": {}, "managers": [], "adopt_entry": "ClusterRole/xray-reader"},
+        {
+            "kind": "ConfigMap",
+            "namespace": "xray",
+            "name": "xray-config",
+            "labels": {**OWNER, "tracing.xray/cluster": "other"},
+            "managers": ["argocd-controller"],
+            "adopt_entry": "ConfigMap/xray/xray-config",
+        },
+    ]
+
+
+def test_describe_foreign_skips_and_returns_adopted_entries():
+    found = [
+        (ref(), live(labels={"team": "payments"})),
+        (ref(kind="ClusterRole", name="xray-reader", namespace=""), live(labels={"team": "payments"})),
+        (ref(kind="ConfigMap", name="xray-config"), live(labels={"team": "payments"})),
+        (ref(kind="Service", name="xray"), None),
+    ]
+    adopt = ["ServiceAccount/xray/xray-daemon", "ClusterRole/xray-reader", "Service/xray/xray", "ConfigMap/other/xray-config"]
+    foreign, adopted, owned = k8s_ownership.describe_foreign(found, OWNER, adopt)
+    assert adopted == ["ServiceAccount/xray/xray-daemon", "ClusterRole/xray-reader"]
+    assert [item["adopt_entry"] for item in foreign] == ["ConfigMap/xray/xray-config"]  # another namespace's entry does not match
+    assert owned == 0
+
+
+def test_describe_foreign_adopt_entry_is_ignored_for_owned_objects():
+    foreign, adopted, owned = k8s_ownership.describe_foreign([(ref(), live(labels=OWNER))], OWNER, ["ServiceAccount/xray/xray-daemon"])
+    assert (foreign, adopted, owned) == ([], [], 1)
+
+
+def test_describe_foreign_without_owner_labels_counts_everything_as_owned():
+    assert k8s_ownership.describe_foreign([(ref(), live(labels={"team": "payments"})), (ref(kind="ConfigMap"), live())], {}, []) == ([], [], 2)
+
+
+# --- foreign_message ----------------------------------------------------------------------------
+
+
+def foreign_item(kind="ServiceAccount", namespace="xray", name="xray-daemon", labels=None, managers=()):
+    entry = "/".join(p for p in (kind, namespace, name) if p)
+    return {"kind": kind, "namespace": namespace, "name": name, "labels": labels or {}, "managers": list(managers), "adopt_entry": entry}
+
+
+def test_foreign_message_for_one_object():
+    item = foreign_item(labels={"team": "payments", "app": "xray"}, managers=["helm", "kubectl"])
+    assert k8s_ownership.foreign_message([item], OWNER) == (
+        "tracing.xray: ServiceAccount xray/xray-daemon (app=xray, team=payments; written by helm, kubectl) already exists "
+        "without the labels app.kubernetes.io/managed-by=tracing.xray, tracing.xray/cluster=demo, so tracing.xray did not "
+        "create it; refusing to take it over. Give ours other names (see the role's *_name and *_namespace variables), "
+        "remove yours, or add 'ServiceAccount/xray/xray-daemon' to xray_adopt to let tracing.xray take it over "
+        "(replacing spec and labels)."
+    )
+
+
+def test_foreign_message_for_several_objects_lists_every_one():
+    items = [
+        foreign_item(labels={"team": "payments"}, managers=["helm"]),
+        foreign_item(kind="ClusterRole", namespace="", name="xray-reader"),
+        foreign_item(kind="ConfigMap", name="xray-config", managers=["argocd-controller"]),
+    ]
+    message = k8s_ownership.foreign_message(items, OWNER, adopt_variable="irsa_adopt")
+    assert message == (
+        "tracing.xray: ServiceAccount xray/xray-daemon (team=payments; written by helm); "
+        "ClusterRole xray-reader (no labels); "
+        "ConfigMap xray/xray-config (no labels; written by argocd-controller) already exist "
+        "without the labels app.kubernetes.io/managed-by=tracing.xray, tracing.xray/cluster=demo, so tracing.xray did not "
+        "create them; refusing to take them over. Give ours other names (see the role's *_name and *_namespace variables), "
+        "remove yours, or add 'ServiceAccount/xray/xray-daemon', 'ClusterRole/xray-reader', 'ConfigMap/xray/xray-config' "
+        "to irsa_adopt to let tracing.xray take them over (replacing spec and labels)."
+    )
+    assert " it " not in message and "exists" not in message
+
+
+def test_foreign_message_from_describe_foreign():
+    namespace = k8s_ownership.object_ref(manifest(kind="Namespace", name="xray", namespace=None))
+    found = [(namespace, live(labels={"owner": "platform"}, managers=["kubectl-create"]))]
+    foreign, _, _ = k8s_ownership.describe_foreign(found, OWNER, [])
+    message = k8s_ownership.foreign_message(foreign, OWNER)
+    assert message.startswith("tracing.xray: Namespace xray (owner=platform; written by kubectl-create) already exists without the labels ")
+    assert message.endswith("or add 'Namespace/xray' to xray_adopt to let tracing.xray take it over (replacing spec and labels).")
