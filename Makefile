@@ -22,12 +22,13 @@ INSTALLED_COLL := $(INSTALLED)/ansible_collections/tracing/xray
 DEPS_PATH    := $(CURDIR)/$(CACHE)/deps-collections
 IMPORTER_VENV := $(CACHE)/venv-importer
 DOCS_VENV    := $(CACHE)/venv-docs
+CHECKOV_VENV := $(CACHE)/venv-checkov
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lint sanity unit integration molecule test demo build syntax changelog constraints \
-        role-docs install-artifact deps-collections ee-check importer docs-lint docsite package-checks \
+        role-docs security install-artifact deps-collections ee-check importer docs-lint docsite package-checks \
         graphviz sandbox-build sandbox-up sandbox-down sandbox-status sandbox-test clean
 
 help: ## list the targets
@@ -69,6 +70,14 @@ sanity: setup $(GET_PIP) ## ansible-test sanity on the built collection, no igno
 unit: setup ## pytest unit tests (modules, module_utils, sandbox emulation)
 	$(BIN)/pytest -q tests/unit tests/tools
 
+$(CHECKOV_VENV)/.installed: tests/requirements-checkov.txt
+	@rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r $<
+	@touch $@
+
+security: setup $(CHECKOV_VENV)/.installed ## every role's rendered manifests (no cluster) scanned by checkov; findings only as justified in tests/security/scanner-exceptions.yml
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q tests/security
+
 graphviz: ## Graphviz's dot, for the service map picture (apt-get when missing)
 	@command -v dot >/dev/null 2>&1 || apt-get install -y -q graphviz >/dev/null || \
 	  { apt-get update -q >/dev/null && apt-get install -y -q graphviz >/dev/null; }
@@ -87,7 +96,7 @@ build: setup ## build the collection tarball into .cache/build and check what it
 	$(BIN)/python tools/check_artifact.py $(CACHE)/build/tracing-xray-$(VERSION).tar.gz
 
 test: ## everything CI runs: static checks, unit, sanity, packaging checks, then the sandbox suites (sandbox stopped at the end)
-	$(MAKE) --no-print-directory lint syntax build unit sanity package-checks
+	$(MAKE) --no-print-directory lint syntax build unit security sanity package-checks
 	@rc=0; $(MAKE) --no-print-directory integration molecule || rc=$$?; \
 	  $(MAKE) --no-print-directory sandbox-down || true; exit $$rc
 

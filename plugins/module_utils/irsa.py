@@ -179,7 +179,7 @@ def irsa_trust_policy(
         if not account_id:
             raise IrsaError("account_id: required when provider_arn is not given")
         provider_arn = oidc_provider_arn(account_id, host_path, partition or partition_for_region(region))
-    if not audience or not isinstance(audience, str):
+    if not isinstance(audience, str) or not audience.strip():
         raise IrsaError("audience: a non-empty string is required (normally sts.amazonaws.com)")
 
     subject = service_account_subject(namespace, service_account)

@@ -158,7 +158,7 @@ def run_playbook():
     """Run a playbook (a path, or YAML text) from the checkout; returns a ``PlaybookRun``."""
 
     def _run(playbook: str, *, inventory: str | None = None, extra_vars: dict | None = None,
-             check: bool = False, diff: bool = False, env: dict | None = None, timeout: int = 900) -> PlaybookRun:
+             check: bool = False, diff: bool = False, env: dict | None = None, timeout: int = 900, verbosity: int = 0) -> PlaybookRun:
         with tempfile.TemporaryDirectory() as tmp:
             path = playbook
             if "\n" in playbook:
@@ -178,6 +178,8 @@ def run_playbook():
                 cmd.append("--check")
             if diff:
                 cmd.append("--diff")
+            if verbosity:
+                cmd.append("-" + "v" * verbosity)
             proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=_ansible_env(env), timeout=timeout, check=False)
         return PlaybookRun(proc)
 
