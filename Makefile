@@ -29,7 +29,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .DEFAULT_GOAL := help
 .PHONY: help setup lint sanity unit integration molecule test demo build syntax changelog constraints \
         role-docs security install-artifact deps-collections ee-check importer docs-lint docsite package-checks \
-        graphviz sandbox-build sandbox-up sandbox-down sandbox-status sandbox-test clean
+        graphviz sandbox-build sandbox-up sandbox-down sandbox-status sandbox-test clean bench bench-smoke
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -96,7 +96,7 @@ build: setup ## build the collection tarball into .cache/build and check what it
 	$(BIN)/python tools/check_artifact.py $(CACHE)/build/tracing-xray-$(VERSION).tar.gz
 
 test: ## everything CI runs: static checks, unit, sanity, packaging checks, then the sandbox suites (sandbox stopped at the end)
-	$(MAKE) --no-print-directory lint syntax build unit security sanity package-checks
+	$(MAKE) --no-print-directory lint syntax build unit bench-smoke security sanity package-checks
 	@rc=0; $(MAKE) --no-print-directory integration molecule || rc=$$?; \
 	  $(MAKE) --no-print-directory sandbox-down || true; exit $$rc
 
@@ -192,6 +192,23 @@ demo: setup graphviz sandbox-up ## sandbox up, site.yml against it, traffic from
 	  $(BIN)/ansible-playbook playbooks/verify.yml -e verify_start_time=$$((start - 1))
 	@cat out/verify/xray-sandbox-services.txt
 	@echo "service map: $(CURDIR)/out/verify/xray-sandbox-service-map.png (and .svg)"
+
+# --- benchmark (issue 15; not part of `make test`, only its smoke is) -------------------------------------------
+# `make bench` uses a kwok-only sandbox of its own on other ports (started and stopped by bench/bench.py); override
+# the BENCH_SANDBOX_* variables, or set BENCH_SANDBOX_ENV= to use the SANDBOX_* environment / the default sandbox
+# (a sandbox that is already up is used and left up).
+BENCH_SANDBOX_DIR  ?= $(CURDIR)/.cache/bench-sandbox
+BENCH_SANDBOX_ENV  ?= SANDBOX_REAL_NODES=0 SANDBOX_DIR=$(BENCH_SANDBOX_DIR) SANDBOX_CLUSTER=xray-bench \
+  SANDBOX_API_PORT=26443 SANDBOX_AWS_PORT=24580 SANDBOX_DAEMON_PORT=22000 SANDBOX_WEBHOOK_PORT=29443
+BENCH_RUNS         ?= 3
+BENCH_ARGS         ?=
+
+bench: setup ## benchmark site.yml/teardown.yml against the hand-run runbook on a sandbox; writes bench/results.json
+	env $(BENCH_SANDBOX_ENV) BENCH_RUNS=$(BENCH_RUNS) $(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+bench-smoke: setup ## unit tests of the benchmark's result and table code (no sandbox, seconds)
+	$(BIN)/pytest -q bench/test_benchlib.py
+	$(BIN)/python bench/bench.py --help >/dev/null
 
 # --- maintenance ------------------------------------------------------------------------------
 changelog: setup ## release the changelog fragments into CHANGELOG.rst
