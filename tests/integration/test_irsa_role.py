@@ -191,6 +191,10 @@ def test_irsa_lifecycle(env, run_playbook, names):
     # 2. A second run reports no change, in normal and in check mode.
     second = play(env, run_playbook, SITE, names)
     assert second.rc == 0 and second.changed() == 0, second.explain()
+    # Nothing changed, so the doctor keeps the first run's proof (the no-op stays cheap) unless asked every time.
+    assert task_result(second, DOCTOR_TASK).get("skipped") is True, second.explain()
+    always = play(env, run_playbook, SITE, names, irsa_verify_always=True)
+    assert always.rc == 0 and always.changed() == 0 and task_result(always, DOCTOR_TASK)["passed"] is True, always.explain()
     checked = play(env, run_playbook, SITE, names, check=True)
     assert checked.rc == 0 and checked.changed() == 0, checked.explain()
 
