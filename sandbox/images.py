@@ -9,7 +9,7 @@ archive (``id``)       names (as containerd stores them)                  what i
 =====================  ================================================  ==========================================
 ``pause``              ``registry.k8s.io/pause:3.10``                     ``sandbox/go/pause`` (our own Go program)
 ``xray-daemon``        ``public.ecr.aws/xray/aws-xray-daemon:<tag>``      the sandbox's daemon binary (3.0.1), laid
-                       (``roles/daemon/defaults``)                        out like the upstream image
+                       (``roles/daemon/vars/flavors/xray.yml``)           out like the upstream image
 ``python``             ``chaos_image`` (``roles/chaos/defaults``)         Debian 12 + python3 3.11 (mmdebstrap)
 ``sample``             the ``workshop`` preset's two images               python + ``apps/sample`` + its pinned
                        (``roles/apps/vars``)                              requirements; front/back configs
@@ -155,7 +155,9 @@ IMAGES: list[dict] = [
                 "org.opencontainers.image.version": "{version:xray}",
             },
         },
-        "refs": [{"name": {"role": "daemon", "file": "defaults", "image": "daemon_image", "tag": "daemon_image_tag"}}],
+        # The xray flavor's image: roles/daemon/defaults leaves daemon_image empty for the flavor's own.
+        "refs": [{"name": {"role": "daemon", "path": "vars/flavors/xray.yml", "image": "_daemon_flavor_image",
+                           "tag": "_daemon_flavor_image_tag"}}],
     },
     {
         "id": "python",
@@ -297,7 +299,7 @@ def resolve_name(spec, repo: str = REPO) -> str:
     """A ref's name spec -> the normalised image name."""
     if isinstance(spec, str):
         return normalize_ref(spec)
-    path = os.path.join(repo, "roles", spec["role"], spec["file"], "main.yml")
+    path = os.path.join(repo, "roles", spec["role"], *(spec["path"].split("/") if "path" in spec else (spec["file"], "main.yml")))
     if "preset" in spec:
         images = preset_images(path, spec["preset"])
         if spec["service"] not in images:

@@ -281,6 +281,24 @@ def test_missing_policy_on_a_converged_cluster_detaches_nothing(env, run_playboo
     assert env["iam"].list_attached_role_policies(RoleName=names["role"])["AttachedPolicies"] == attached
 
 
+def test_policies_follow_the_collector_flavor(env, run_playbook, names):
+    """xray_collector_flavor chooses the policies; irsa_attach_cloudwatch_agent_policy still adds its policy once."""
+    def attached():
+        return sorted(p["PolicyName"] for p in env["iam"].list_attached_role_policies(RoleName=names["role"])["AttachedPolicies"])
+
+    agent = play(env, run_playbook, SITE, names, xray_collector_flavor="cloudwatch-agent")
+    assert agent.rc == 0, agent.explain()
+    assert attached() == ["AWSXrayWriteOnlyAccess", "CloudWatchAgentServerPolicy"]
+    both = play(env, run_playbook, SITE, names, xray_collector_flavor="cloudwatch-agent", irsa_attach_cloudwatch_agent_policy=True)
+    assert both.rc == 0 and both.changed() == 0, both.explain()
+    back = play(env, run_playbook, SITE, names)
+    assert back.rc == 0, back.explain()
+    assert attached() == ["AWSXRayDaemonWriteAccess"]
+    legacy = play(env, run_playbook, SITE, names, irsa_attach_cloudwatch_agent_policy=True)
+    assert legacy.rc == 0, legacy.explain()
+    assert attached() == ["AWSXRayDaemonWriteAccess", "CloudWatchAgentServerPolicy"]
+
+
 def test_same_cluster_name_in_another_region_does_not_take_the_role(env, run_playbook, names):
     first = play(env, run_playbook, SITE, names)
     assert first.rc == 0, first.explain()

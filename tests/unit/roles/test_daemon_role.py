@@ -57,7 +57,8 @@ WRITE_RESULTS = """
 def run_playbook(tmp_path, text, extra=None):
     (tmp_path / "play.yml").write_text(HEADER + text + WRITE_RESULTS, encoding="utf-8")
     out = tmp_path / "out.json"
-    extra = dict(extra or {}, out=str(out))
+    # No cluster here: the pre-check's read of the cluster (the collector clash check) is off.
+    extra = dict(extra or {}, out=str(out), daemon_clash_check=False)
     (tmp_path / "extra.json").write_text(json.dumps(extra), encoding="utf-8")
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
@@ -240,7 +241,7 @@ def _env_case(name):
                    | ansible.builtin.from_yaml_all | selectattr('kind', 'eq', 'DaemonSet') | first).spec.template.spec.containers[0].env}}}}) }}}}
           vars:
             daemon_env: "{{{{ cases['{name}'] }}}}"
-            _daemon_cfg_yaml: "Version: 2"
+            _daemon_config_text: "Version: 2"
             _daemon_create_namespace_now: false
       rescue:
         - name: Record the failure

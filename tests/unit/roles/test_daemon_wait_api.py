@@ -128,7 +128,9 @@ def run_wait(tmp_path, api, timeout=60):
     (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig), encoding="utf-8")
     (tmp_path / "play.yml").write_text(PLAY, encoding="utf-8")
     extra = {"daemon_region": "eu-west-1", "daemon_namespace": NS, "xray_kubeconfig": str(tmp_path / "kubeconfig"),
-             "daemon_wait_timeout": timeout, "daemon_wait_delay": 1, "daemon_node_selector": {"kubernetes.io/os": "linux"}}
+             "daemon_wait_timeout": timeout, "daemon_wait_delay": 1, "daemon_node_selector": {"kubernetes.io/os": "linux"},
+             # what tasks/validate.yml loads from vars/flavors/xray.yml before the wait runs in the role
+             "_daemon_flavor_selector_name": "aws-xray-daemon"}
     (tmp_path / "extra.json").write_text(json.dumps(extra), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_")}
     env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",

@@ -49,11 +49,11 @@ def test_tag_of():
 
 def test_names_are_read_from_the_role_files():
     names = {d["id"]: [images.resolve_name(ref["name"]) for ref in d["refs"]] for d in images.IMAGES}
-    daemon = _load("roles", "daemon", "defaults", "main.yml")
+    daemon = _load("roles", "daemon", "vars", "flavors", "xray.yml")
     chaos = _load("roles", "chaos", "defaults", "main.yml")
     workshop = _load("roles", "apps", "vars", "main.yml")["_apps_presets"]["workshop"]["services"]
     assert names["pause"] == [images.PAUSE_IMAGE]
-    assert names["xray-daemon"] == [images.normalize_ref(f"{daemon['daemon_image']}:{daemon['daemon_image_tag']}")]
+    assert names["xray-daemon"] == [images.normalize_ref(f"{daemon['_daemon_flavor_image']}:{daemon['_daemon_flavor_image_tag']}")]
     assert names["python"] == [images.normalize_ref(chaos["chaos_image"])]
     assert names["sample"] == [images.normalize_ref(svc["image"]) for svc in workshop]
     # the names kubelet resolves the manifests' strings to
