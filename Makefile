@@ -47,11 +47,12 @@ $(COLL_LINK):
 setup: $(STAMP) $(COLL_LINK) ## virtualenv .venv with pinned tools; checkout visible as tracing.xray
 
 # --- checks ---------------------------------------------------------------------------------
-lint: setup ## ansible-lint (production profile), yamllint, ruff, changelog fragments, role READMEs vs argument_specs
+lint: setup ## ansible-lint (production profile), yamllint, ruff, changelog fragments, role READMEs vs argument_specs, docs/bad-input.md vs the bad-input cases
 	$(BIN)/yamllint --strict .
 	$(BIN)/ruff check .
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/python tools/role_readme.py --check
+	$(BIN)/python tools/bad_input_table.py --check
 	$(BIN)/ansible-lint --offline --profile production
 
 $(GET_PIP): tools/get_pip_offline.py

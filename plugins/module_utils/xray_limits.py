@@ -21,6 +21,8 @@ import json
 import math
 import re
 
+from ansible_collections.tracing.xray.plugins.module_utils.xray_filter import filter_expression_problem
+
 # --- limits (X-Ray API reference, botocore's service model, the X-Ray console) -----------------------------------
 
 # Names X-Ray reserves: the default group and the default sampling rule.
@@ -155,9 +157,9 @@ def group_problems(params):
             "notifications_enabled=true requires insights_enabled=true in the same task: "
             "X-Ray sends Insights notifications only for groups with Insights enabled"
         )
-    expression = params.get("filter_expression")
-    if expression is not None and not str(expression).strip():
-        problems.append("filter_expression must not be empty: give an X-Ray filter expression or leave it unset")
+    problem = filter_expression_problem(params.get("filter_expression"))
+    if problem:
+        problems.append(problem)
     problem = validate_tags(params.get("tags"))
     if problem:
         problems.append(problem)

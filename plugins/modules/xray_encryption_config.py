@@ -32,6 +32,9 @@ options:
       - Required when O(encryption_type=KMS), refused when O(encryption_type=NONE). X-Ray does not support asymmetric keys.
       - X-Ray reports the key as a key ARN. To compare an alias with it the module resolves the alias
         with C(kms:DescribeKey); without that permission it assumes the key differs.
+      - Before it changes the configuration the module checks with C(kms:DescribeKey) that the key exists, is enabled
+        and is a symmetric encryption key, and fails naming O(key_id) otherwise (without that permission it warns and
+        goes on).
     type: str
   wait:
     description:
@@ -127,17 +130,52 @@ def _same_key_text(current, wanted):
     return current == wanted or current.endswith(("/" + wanted, ":" + wanted)) or wanted.endswith(("/" + current, ":" + current))
 
 
+def describe_key(module, key_id):
+    """KMS's metadata of ``key_id`` (kms:DescribeKey, once per key), or None when KMS cannot be asked (a warning says
+    so). A key or alias that does not exist fails the module, before any change."""
+    described = module.__dict__.setdefault("_xray_kms_keys", {})
+    if key_id not in described:
+        metadata = None
+        try:
+            kms = module.client("kms", retry_decorator=AWSRetry.jittered_backoff())
+            metadata = kms.describe_key(aws_retry=True, KeyId=key_id)["KeyMetadata"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "NotFoundException":
+                module.fail_json(
+                    msg=f"key_id {key_id!r} does not exist in KMS in this account and region (kms:DescribeKey: NotFoundException): "
+                    "give the key ID, key ARN, alias (alias/...) or alias ARN of an existing symmetric KMS key"
+                )
+            module.warn(f"Could not check key_id {key_id!r} with kms:DescribeKey ({e})")
+        except BotoCoreError as e:
+            module.warn(f"Could not check key_id {key_id!r} with kms:DescribeKey ({e})")
+        described[key_id] = metadata
+    return described[key_id]
+
+
+def check_key_usable(module, key_id):
+    """Fail when KMS says the key cannot encrypt X-Ray data (disabled, pending deletion, asymmetric)."""
+    metadata = describe_key(module, key_id)
+    if not metadata:
+        return
+    if metadata.get("Enabled") is False or metadata.get("KeyState") not in (None, "Enabled"):
+        module.fail_json(msg=f"key_id {key_id!r} is {metadata.get('KeyState') or 'disabled'} in KMS: X-Ray needs an enabled symmetric KMS key")
+    spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec")
+    if spec not in (None, "SYMMETRIC_DEFAULT") or metadata.get("KeyUsage") not in (None, "ENCRYPT_DECRYPT"):
+        module.fail_json(
+            msg=f"key_id {key_id!r} is a {spec} key for {metadata.get('KeyUsage')}: "
+            "X-Ray needs a symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)"
+        )
+
+
 def key_matches(module, current, wanted):
     """Whether X-Ray's current key (usually a key ARN) is the key the user named."""
     if _same_key_text(current, wanted):
         return True
     if not current or not _is_alias(wanted):
         return False
-    try:
-        kms = module.client("kms", retry_decorator=AWSRetry.jittered_backoff())
-        metadata = kms.describe_key(aws_retry=True, KeyId=wanted)["KeyMetadata"]
-    except (BotoCoreError, ClientError) as e:
-        module.warn(f"Could not resolve key_id {wanted!r} with kms:DescribeKey ({e}); assuming it differs from {current!r}")
+    metadata = describe_key(module, wanted)
+    if metadata is None:
+        module.warn(f"Could not resolve key_id {wanted!r} with kms:DescribeKey; assuming it differs from {current!r}")
         return False
     return any(_same_key_text(current, ref) for ref in (metadata.get("Arn"), metadata.get("KeyId")))
 
@@ -199,6 +237,9 @@ def main():
         changed = current.get("Type") != "KMS" or not key_matches(module, current.get("KeyId"), key_id)
 
     config = current
+    if changed and wanted_type == "KMS":
+        # PutEncryptionConfig would switch X-Ray to a key that does not exist (the sandbox and, for an alias, X-Ray too).
+        check_key_usable(module, key_id)
     if changed:
         request = {"Type": wanted_type}
         if wanted_type == "KMS":

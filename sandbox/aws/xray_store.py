@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import json
+import os
 import math
 import re
+import sys
 import threading
 import time
 import uuid
@@ -75,6 +78,29 @@ MAX_GROUPS = 25  # user groups per region (Default not counted); AWS service quo
 MAX_SAMPLING_RULES = 25  # user rules per region (Default not counted); AWS service quota
 DEFAULT_NAME = "Default"
 
+# The collection's filter expression check (plugins/module_utils/xray_filter.py: pure Python), loaded by path, so the
+# emulation refuses exactly what the modules and the groups role refuse before sending.
+XRAY_FILTER_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "plugins", "module_utils", "xray_filter.py")
+_XRAY_FILTER_MODULE = "sandbox.aws._xray_filter"
+_IMPORT_LOCK = threading.Lock()
+
+
+def xray_filter() -> Any:
+    """``plugins/module_utils/xray_filter.py`` of this checkout, loaded by path (once)."""
+    with _IMPORT_LOCK:
+        module = sys.modules.get(_XRAY_FILTER_MODULE)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(_XRAY_FILTER_MODULE, XRAY_FILTER_PATH)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[_XRAY_FILTER_MODULE] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(_XRAY_FILTER_MODULE, None)
+                raise
+        return module
+
 _TAG_CHARS = re.compile(r"^[\w\s+\-=.:/]*$")
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _KMS_KEY_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -102,6 +128,15 @@ class XRayApiError(Exception):
 
 def invalid(message: str) -> XRayApiError:
     return XRayApiError("InvalidRequestException", message)
+
+
+def _check_filter(expression: str | None) -> str | None:
+    """``expression`` when it parses; InvalidRequestException as AWS sends it otherwise (CreateGroup/UpdateGroup)."""
+    if expression is not None:
+        problem = xray_filter().filter_expression_problem(expression, "FilterExpression")
+        if problem:
+            raise invalid(f"Invalid filter expression: {problem}")
+    return expression
 
 
 def _constraint(value: Any, path: str, constraint: str) -> XRayApiError:
@@ -395,7 +430,7 @@ class XRayStore:
                 raise invalid(f"Group {name} already exists")
             if len(self.groups) - 1 >= MAX_GROUPS:
                 raise invalid(f"You have reached the maximum number of groups ({MAX_GROUPS}) in this region")
-            filter_expression = _get_str(params, "FilterExpression", "filterExpression")
+            filter_expression = _check_filter(_get_str(params, "FilterExpression", "filterExpression"))
             insights = self._insights(params, None)
             tags = validate_tags(_get_list(params, "Tags", "tags"))
             if len(tags) > MAX_TAGS:
@@ -426,7 +461,7 @@ class XRayStore:
     def update_group(self, params: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             group = self.find_group(params)
-            filter_expression = _get_str(params, "FilterExpression", "filterExpression")
+            filter_expression = _check_filter(_get_str(params, "FilterExpression", "filterExpression"))
             if group["GroupName"] == DEFAULT_NAME and filter_expression is not None:
                 raise invalid("The filter expression of the Default group cannot be changed")
             insights = self._insights(params, group["InsightsConfiguration"])

@@ -398,8 +398,13 @@ def test_sampling_rule_info(play, xray):
 # --- xray_encryption_config ----------------------------------------------------------------------
 
 
-def test_encryption_config(play, xray):
-    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+def test_encryption_config(play, xray, aws_endpoint):
+    import boto3
+
+    # The module checks the key exists (kms:DescribeKey) before PutEncryptionConfig: a real key of the endpoint's KMS.
+    kms = boto3.client("kms", endpoint_url=aws_endpoint["endpoint_url"], region_name=aws_endpoint["region"],
+                       aws_access_key_id=aws_endpoint["access_key_id"], aws_secret_access_key=aws_endpoint["secret_access_key"])
+    key = kms.create_key(Description="it-encryption")["KeyMetadata"]["Arn"]
     task = {"name": "kms", "tracing.xray.xray_encryption_config": {"encryption_type": "KMS", "key_id": key, "wait": True, "wait_timeout": 60}}
     try:
         run = play([{**task, "name": "kms (check)"}], check=True)

@@ -257,3 +257,20 @@ def test_tag_limits(xray: Any, xray_raw: Any) -> None:
         xray_raw.tag_resource(ResourceARN=arn, Tags=[{"Key": "", "Value": "v"}])
     assert len(xray.list_tags_for_resource(ResourceARN=arn)["Tags"]) == 50
     assert "bad-tags" not in {g["GroupName"] for g in xray.get_groups()["Groups"]}
+
+
+@pytest.mark.parametrize("expression", ["error = true AND", "(fault = true", 'service("x) AND ok', "responsetme > 1"])
+def test_bad_filter_expression_is_refused_like_aws(xray: Any, expression: str) -> None:
+    """CreateGroup and UpdateGroup refuse a filter expression that does not parse (InvalidRequestException), as AWS
+    does; the emulation uses the collection's own check (plugins/module_utils/xray_filter.py). Issue 17."""
+    with pytest.raises(ClientError) as exc:
+        xray.create_group(GroupName="bad-filter", FilterExpression=expression)
+    code, message, status = _error(exc)
+    assert (code, status) == ("InvalidRequestException", 400) and "filter expression" in message
+    assert "bad-filter" not in [g["GroupName"] for g in xray.get_groups()["Groups"]]
+    xray.create_group(GroupName="good-filter", FilterExpression="error = true")
+    with pytest.raises(ClientError) as exc:
+        xray.update_group(GroupName="good-filter", FilterExpression=expression)
+    assert _error(exc)[0] == "InvalidRequestException"
+    assert xray.get_group(GroupName="good-filter")["Group"]["FilterExpression"] == "error = true"
+    xray.delete_group(GroupName="good-filter")

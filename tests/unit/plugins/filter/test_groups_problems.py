@@ -122,3 +122,13 @@ def test_bad_arguments_raise():
         groups_problems(variables(), adopt="XRayGroup/a")
     with pytest.raises(AnsibleFilterError):
         groups_problems(variables(groups_xray_groups={"name": "a"}))
+
+
+def test_filter_expression_syntax_error_is_refused_before_any_change():
+    """Issue 17: a group with a filter expression AWS refuses was only refused half-way through the list."""
+    from ansible_collections.tracing.xray.plugins.filter.groups_problems import groups_problems as check
+
+    problems = check({"groups_xray_groups": [{"name": "ok", "filter_expression": "error = true"},
+                                             {"name": "broken", "filter_expression": 'service("front-end") AND (error = true'}]})
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("groups_xray_groups[1] (broken): filter_expression ") and "never closed" in problems[0]

@@ -17,6 +17,12 @@ def config(kind="NONE", status="ACTIVE", key=None):
     return {"EncryptionConfig": body}
 
 
+def key_exists(xray, key_id, **metadata):
+    """kms:DescribeKey answers for ``key_id`` (the module checks the key before PutEncryptionConfig)."""
+    body = {"KeyId": KEY_ID, "Arn": KEY_ARN, "Enabled": True, "KeyState": "Enabled", "KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}
+    xray.kms.add_response("describe_key", {"KeyMetadata": dict(body, **metadata)}, {"KeyId": key_id})
+
+
 @pytest.fixture
 def no_poll_sleep(monkeypatch):
     sleeps = []
@@ -36,6 +42,7 @@ def test_noop_none_is_one_call(xray, run_module):
 
 def test_set_kms_key(xray, run_module):
     xray.add("get_encryption_config", config())
+    key_exists(xray, KEY_ID)
     xray.add("put_encryption_config", config("KMS", "UPDATING", KEY_ARN), {"Type": "KMS", "KeyId": KEY_ID})
     failed, result = run_module(xray_encryption_config, {"type": "KMS", "key_id": KEY_ID}, diff=True)
     assert not failed, result
@@ -58,6 +65,7 @@ def test_same_key_as_id_or_arn_is_no_change(xray, run_module, given):
 def test_different_key_is_a_change(xray, run_module):
     xray.add("get_encryption_config", config("KMS", "ACTIVE", KEY_ARN))
     other = "arn:aws:kms:eu-west-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab"
+    key_exists(xray, other, Arn=other)
     xray.add("put_encryption_config", config("KMS", "UPDATING", other), {"Type": "KMS", "KeyId": other})
     failed, result = run_module(xray_encryption_config, {"encryption_type": "KMS", "key_id": other})
     assert not failed, result
@@ -76,6 +84,7 @@ def test_back_to_none(xray, run_module):
 
 def test_wait_polls_until_active(xray, run_module, no_poll_sleep):
     xray.add("get_encryption_config", config())
+    key_exists(xray, KEY_ARN)
     xray.add("put_encryption_config", config("KMS", "UPDATING", KEY_ARN), {"Type": "KMS", "KeyId": KEY_ARN})
     xray.add("get_encryption_config", config("KMS", "UPDATING", KEY_ARN))
     xray.add("get_encryption_config", config("KMS", "ACTIVE", KEY_ARN))
@@ -95,10 +104,11 @@ def test_wait_times_out(xray, run_module, no_poll_sleep):
 
 def test_check_mode_makes_no_put(xray, run_module):
     xray.add("get_encryption_config", config())
+    key_exists(xray, KEY_ID)
     failed, result = run_module(xray_encryption_config, {"encryption_type": "KMS", "key_id": KEY_ID, "wait": True}, check_mode=True)
     assert not failed, result
     assert result["changed"] is True
-    assert xray.calls == ["GetEncryptionConfig"]
+    assert xray.calls == ["GetEncryptionConfig", "DescribeKey"]
 
 
 def test_throttling_is_retried(xray, run_module):
@@ -111,6 +121,7 @@ def test_throttling_is_retried(xray, run_module):
 
 def test_put_error_reports_api_message(xray, run_module):
     xray.add("get_encryption_config", config())
+    key_exists(xray, KEY_ID)
     xray.error("put_encryption_config", "InvalidRequestException", "The KMS key is asymmetric", expected={"Type": "KMS", "KeyId": KEY_ID})
     failed, result = run_module(xray_encryption_config, {"encryption_type": "KMS", "key_id": KEY_ID})
     assert failed
@@ -151,3 +162,29 @@ def test_alias_unresolvable_assumes_a_change_and_warns(xray, run_module):
     assert not failed, result
     assert result["changed"] is True
     assert any("kms:DescribeKey" in w for w in result.get("warnings", []))
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_key_that_does_not_exist_fails_naming_key_id_before_the_put(xray, run_module, check_mode):
+    """Issue 17: a KMS alias that does not exist was accepted and X-Ray switched to it."""
+    xray.add("get_encryption_config", config())
+    xray.kms.add_client_error("describe_key", "NotFoundException", "Alias arn:aws:kms:eu-west-1:123456789012:alias/nope is not found.",
+                              expected_params={"KeyId": "alias/nope"})
+    failed, result = run_module(xray_encryption_config, {"encryption_type": "KMS", "key_id": "alias/nope"}, check_mode=check_mode)
+    assert failed
+    assert "key_id 'alias/nope' does not exist" in result["msg"] and "existing symmetric KMS key" in result["msg"]
+    assert xray.calls == ["GetEncryptionConfig", "DescribeKey"]
+
+
+@pytest.mark.parametrize("metadata, said", [
+    ({"Enabled": False, "KeyState": "Disabled"}, "Disabled"),
+    ({"KeyState": "PendingDeletion", "Enabled": False}, "PendingDeletion"),
+    ({"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"}, "symmetric"),
+])
+def test_unusable_key_fails_before_the_put(xray, run_module, metadata, said):
+    xray.add("get_encryption_config", config())
+    key_exists(xray, KEY_ID, **metadata)
+    failed, result = run_module(xray_encryption_config, {"encryption_type": "KMS", "key_id": KEY_ID})
+    assert failed
+    assert "key_id" in result["msg"] and said in result["msg"]
+    assert xray.mutating_calls == []

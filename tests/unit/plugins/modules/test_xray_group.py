@@ -89,9 +89,9 @@ def test_create_failure_reports_the_api_message(xray, run_module):
         "create_group",
         "InvalidRequestException",
         "Invalid filter expression: responsetime >",
-        expected={"GroupName": NAME, "FilterExpression": "responsetime >"},
+        expected={"GroupName": NAME, "FilterExpression": "http.status CONTAINS 1"},
     )
-    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": "responsetime >"})
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": "http.status CONTAINS 1"})
     assert failed
     assert "Failed to create X-Ray group 'web-slow'" in result["msg"]
     assert "Invalid filter expression: responsetime >" in result["msg"]
@@ -206,8 +206,8 @@ def test_disabling_insights_also_disables_notifications(xray, run_module):
 
 def test_update_failure_reports_the_api_message(xray, run_module):
     existing(xray)
-    xray.error("update_group", "InvalidRequestException", "Invalid filter expression", expected={"GroupARN": ARN, "FilterExpression": "bad ("})
-    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": "bad ("})
+    xray.error("update_group", "InvalidRequestException", "Invalid filter expression", expected={"GroupARN": ARN, "FilterExpression": "http.status CONTAINS 1"})
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": "http.status CONTAINS 1"})
     assert failed
     assert "Failed to update X-Ray group 'web-slow'" in result["msg"]
     assert "Invalid filter expression" in result["msg"]
@@ -570,4 +570,12 @@ def test_bad_names_and_tags_are_refused_before_any_call(xray, run_module, args, 
     assert failed
     for word in words:
         assert word in result["msg"], result["msg"]
+    assert xray.calls == []
+
+
+def test_filter_expression_syntax_error_is_refused_before_any_call(xray, run_module):
+    """Issue 17: a filter expression with a syntax error went to AWS (which refuses it); now the module refuses it."""
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": 'service("front-end") AND'})
+    assert failed
+    assert result["msg"].startswith("filter_expression ") and "needs an operand" in result["msg"] and "Allowed:" in result["msg"]
     assert xray.calls == []
