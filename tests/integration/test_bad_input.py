@@ -112,10 +112,11 @@ CASES = [
          ("filter_expression", "needs an operand after it", "AND, OR, NOT")),
     Case("daemon-prot-typo", "site", "daemon_prot: 2000 (typo of daemon_port)", {"daemon_prot": 2000},
          ("daemon_prot is not a variable of tracing.xray.daemon", "did you mean daemon_port?")),
-    Case("daemon-image-tag-empty", "daemon", "daemon_image_tag: ''", {"daemon_image_tag": ""},
-         ("daemon_image_tag",),
-         known_gap="roles/daemon/tasks/validate.yml has no image check (owned by another engineer): add "
-                   "daemon_image_tag must match ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ (or a digest)"),
+    # An empty daemon_image_tag means the flavor's pinned tag (never "repository:"); a malformed one is refused.
+    Case("daemon-image-tag-bad", "daemon", "daemon_image_tag: '3.6.6 latest'", {"daemon_image_tag": "3.6.6 latest"},
+         ("daemon_image_tag must be an image tag", "or empty for the flavor's pinned tag")),
+    Case("daemon-image-with-tag", "daemon", "daemon_image with a tag in it", {"daemon_image": "public.ecr.aws/xray/aws-xray-daemon:3.6.6"},
+         ("daemon_image must be an image repository without tag or digest",)),
     Case("apps-image-no-tag", "apps", "apps image without tag",
          {"apps_preset": "none", "apps_services": [{"name": "web", "image": EXTERNAL, "port": 80}]},
          ("apps_services[0]: image must be pinned with a tag or a digest", "repository@sha256")),
