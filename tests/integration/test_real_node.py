@@ -207,7 +207,7 @@ def test_broken_daemon_config_fails_fast_naming_node_reason_and_log(play, real):
         # the role's own rendering replaced by a broken one, as a template bug would
         result = play(role_play("daemon", daemon_namespace=ns, daemon_create_service_account=True, daemon_port=21999,
                                 daemon_wait_delay=2, daemon_wait_timeout=240, daemon_tolerations=[]),
-                      expect_ok=False, extra_vars={"_daemon_cfg_yaml": BROKEN_CFG})
+                      expect_ok=False, extra_vars={"_daemon_config_text": BROKEN_CFG})
         took = time.monotonic() - began
         assert result.rc != 0
         text = result.stdout
