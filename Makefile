@@ -110,6 +110,9 @@ package-checks: ee-check importer docs-lint docsite ## what `make test` adds for
 install-artifact: build ## install the built tarball into .cache/installed (as a user would)
 	@rm -rf $(INSTALLED)
 	ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) $(BIN)/ansible-galaxy collection install --force --no-deps -p $(INSTALLED) $(ARTIFACT) >/dev/null
+	@# the playbooks as a user of the installed collection calls them (outside the checkout, no ansible.cfg)
+	cd /tmp && env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) $(CURDIR)/$(BIN)/ansible-playbook \
+	  tracing.xray.site tracing.xray.teardown tracing.xray.verify tracing.xray.chaos --syntax-check
 
 deps-collections: setup
 	@mkdir -p $(DEPS_PATH)/ansible_collections/amazon $(DEPS_PATH)/ansible_collections/kubernetes
