@@ -42,8 +42,10 @@ USERMGMT = {
 
 # name -> (role, inputs, values tasks/present.yml computes from the cluster)
 SCENARIOS: dict[str, tuple[str, dict, dict]] = {
-    "daemon": ("daemon", {"xray_region": "eu-west-1"}, {"_daemon_create_namespace_now": True}),
-    "daemon-host-network": ("daemon", {"xray_region": "eu-west-1", "daemon_host_network": True, "daemon_create_service_account": True},
+    # No cluster here: the daemon's hostPort clash check (a cluster read) is off.
+    "daemon": ("daemon", {"xray_region": "eu-west-1", "daemon_clash_check": False}, {"_daemon_create_namespace_now": True}),
+    "daemon-host-network": ("daemon", {"xray_region": "eu-west-1", "daemon_host_network": True, "daemon_create_service_account": True,
+                                       "daemon_clash_check": False},
                             {"_daemon_create_namespace_now": False}),
     "apps-workshop": ("apps", {"apps_preset": "workshop"}, {"_apps_create_namespace_now": True}),
     "apps-workshop-ingress": ("apps", {"apps_preset": "workshop", "apps_ingress_enabled": True}, {"_apps_create_namespace_now": False}),
@@ -58,7 +60,8 @@ SCENARIOS: dict[str, tuple[str, dict, dict]] = {
 
 # What tasks/present.yml renders besides manifests.yml.j2 (the same lookups).
 ROLE_RENDER_VARS = {
-    "daemon": {"_daemon_cfg_yaml": "{{ lookup('ansible.builtin.template', '%s') }}" % (ROOT / "roles/daemon/templates/cfg.yaml.j2")},
+    "daemon": {"_daemon_config_text": "{{ lookup('ansible.builtin.template', '%s/' ~ _daemon_flavor_config_template) }}"
+                                      % (ROOT / "roles/daemon/templates")},
     "chaos": {"_chaos_script": "{{ lookup('ansible.builtin.file', '%s') }}" % (ROOT / "roles/chaos/files/randomizer.py")},
 }
 
