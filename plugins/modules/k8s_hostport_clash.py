@@ -88,6 +88,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
+
 from ansible_collections.tracing.xray.plugins.module_utils.collector_clash import clash_message
 from ansible_collections.tracing.xray.plugins.module_utils.collector_clash import find_clashes
 
@@ -113,7 +115,7 @@ def main():
         daemon_sets = list_all(client, "apps/v1", "DaemonSet")
         pods = list_all(client, "v1", "Pod")
     except CoreException as e:
-        module.fail_from_exception(e)
+        module.fail_json(msg=connection_message(module.params, e))
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
         module.fail_json(msg=f"Could not list the DaemonSets and pods from the Kubernetes API server: {e}")
 

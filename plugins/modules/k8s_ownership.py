@@ -102,6 +102,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import describe_foreign
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import object_ref
@@ -141,7 +142,7 @@ def main():
         client = get_api_client(module=module)
         found = [(ref, read(client, ref)) for ref in refs]
     except CoreException as e:
-        module.fail_from_exception(e)
+        module.fail_json(msg=connection_message(module.params, e))
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
         module.fail_json(msg=f"Could not read the objects from the Kubernetes API server: {e}")
 

@@ -57,7 +57,8 @@ def failure_message(run) -> str:
 
 def assert_rolled_out(kube, ns, flavor):
     ds = kube["apps"].read_namespaced_daemon_set("xray-daemon", ns)
-    nodes = kube["core"].list_node(label_selector="kubernetes.io/os=linux").items
+    # the nodes the tests' DaemonSets select (KWOK_NODES)
+    nodes = kube["core"].list_node(label_selector=",".join(f"{key}={value}" for key, value in KWOK_NODES.items())).items
     status = ds.status
     assert status.desired_number_scheduled == len(nodes) == status.number_ready == status.updated_number_scheduled, status
     assert [c.name for c in ds.spec.template.spec.containers] == [CONTAINER[flavor]]

@@ -205,3 +205,12 @@ def test_foreign_message_from_describe_foreign():
     message = k8s_ownership.foreign_message(foreign, OWNER)
     assert message.startswith("tracing.xray: Namespace xray (owner=platform; written by kubectl-create) already exists without the labels ")
     assert message.endswith("or add 'Namespace/xray' to xray_adopt to let tracing.xray take it over (replacing spec and labels).")
+
+
+def test_connection_message_names_the_kubeconfig_the_context_and_the_variables():
+    from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
+
+    text = connection_message({"kubeconfig": "/nonexistent/kc", "context": "prod"}, "Invalid kube-config file. No configuration found")
+    assert text.startswith("Could not reach the Kubernetes API server with kubeconfig /nonexistent/kc, context prod: Invalid kube-config file")
+    assert "xray_kubeconfig and xray_kube_context" in text
+    assert "the default kubeconfig chain" in connection_message({"kubeconfig": None}, "x")
