@@ -129,6 +129,14 @@ def _merged_tags(variables, item):
     return merged
 
 
+def _merged_tag_problems(variables, item, where):
+    """The tags the item ends up with (its own, groups_tags, the owner tags) checked together, once its own are valid."""
+    if item.get("tags") is not None and validate_tags(item.get("tags")) is not None:
+        return []  # its own tags are already reported
+    problem = validate_tags(_merged_tags(variables, item), "tags with groups_tags and the owner tags")
+    return [f"{where}: {problem}"] if problem else []
+
+
 def _group_checks(variables):
     problems, seen = [], set()
     for index, item in enumerate(_items(variables, "groups_xray_groups")):
@@ -145,10 +153,7 @@ def _group_checks(variables):
             "tags": item.get("tags"),
         }
         problems.extend(f"{where}: {problem}" for problem in group_problems(params))
-        if item.get("tags") is None or validate_tags(item.get("tags")) is None:
-            problem = validate_tags(_merged_tags(variables, item), "tags with groups_tags and the owner tags")
-            if problem:
-                problems.append(f"{where}: {problem}")
+        problems.extend(_merged_tag_problems(variables, item, where))
         if name in seen:
             problems.append(f"{where}: name is declared twice")
         seen.add(name)
@@ -182,10 +187,8 @@ def _rule_checks(variables):
             )
             params["tags"] = None
         problems.extend(f"{where}: {problem}" for problem in sampling_rule_problems(params, creating=True))
-        if not is_default and (item.get("tags") is None or validate_tags(item.get("tags")) is None):
-            problem = validate_tags(_merged_tags(variables, item), "tags with groups_tags and the owner tags")
-            if problem:
-                problems.append(f"{where}: {problem}")
+        if not is_default:
+            problems.extend(_merged_tag_problems(variables, item, where))
         if name in seen:
             problems.append(f"{where}: name is declared twice")
         seen.add(name)
