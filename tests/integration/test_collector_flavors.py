@@ -140,7 +140,8 @@ def test_our_daemonset_with_another_selector_is_replaced(play, kube):
     ns = f"it-flavor-selector-{SUFFIX}"
     labels = {"app.kubernetes.io/managed-by": "tracing.xray", "app.kubernetes.io/component": "daemon",
               "app.kubernetes.io/instance": "xray-daemon", "app.kubernetes.io/name": "old-collector"}
-    base = dict(daemon_namespace=ns, daemon_create_service_account=True, daemon_port=PORT + 5, daemon_wait_delay=1)
+    base = dict(daemon_namespace=ns, daemon_create_service_account=True, daemon_port=PORT + 5, daemon_wait_delay=1,
+                daemon_node_selector=KWOK_NODES)
     try:
         kube["core"].create_namespace({"metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "tracing.xray"}}})
         selector = {"app.kubernetes.io/name": "old-collector", "app.kubernetes.io/instance": "xray-daemon"}
