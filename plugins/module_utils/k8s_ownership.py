@@ -30,6 +30,15 @@ def adopt_entry(ref):
     return "/".join(part for part in (ref["kind"], ref["namespace"], ref["name"]) if part)
 
 
+def live_summary(obj):
+    """What a role decides on from a live object: its labels and its selector's matchLabels (nothing else, so a
+    Secret's data never leaves the module)."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    selector = spec.get("selector") if isinstance(spec.get("selector"), dict) else {}
+    return dict(labels=meta.get("labels") or {}, match_labels=selector.get("matchLabels") or {})
+
+
 def has_labels(labels, wanted):
     return all((labels or {}).get(key) == value for key, value in (wanted or {}).items())
 

@@ -116,6 +116,13 @@ owned:
   description: Whether the role carries every O(ownership_tags) (always true without them, or once adopted).
   returned: when the role exists
   type: bool
+in_sync:
+  description:
+    - Whether there was nothing to do (O(state=present) the role exists, is ours and matches; O(state=absent) it is gone
+      or not ours). Also in check mode, so a run can check first and skip the real call when nothing would change.
+  returned: always
+  type: bool
+  version_added: 0.2.0
 """
 
 import json
@@ -285,7 +292,7 @@ def main():
         current = read_role(client, params["name"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"Failed to read IAM role {params['name']}")
-    result = dict(changed=False, iam_role={})
+    result = dict(changed=False, iam_role={}, in_sync=False)
 
     if current is not None:
         result["owned"] = is_owned(current["tags"], ownership) or legacy_owned(current, ownership, params["assume_role_policy_document"])
@@ -293,9 +300,11 @@ def main():
 
     if params["state"] == "absent":
         if current is None:
+            result["in_sync"] = True
             module.exit_json(diff=dict(before={}, after={}), **result)
         if not result["owned"]:
             module.warn(not_deleting_message("IAMRole", params["name"], current["tags"], ownership, arn=current["arn"]) + "; left in place.")
+            result["in_sync"] = True
             module.exit_json(diff=dict(before=current, after=current), **result)
         if not module.check_mode:
             try:
@@ -336,7 +345,7 @@ def main():
             want = read_role(client, params["name"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"Failed to create or update IAM role {params['name']}")
-    result.update(changed=bool(calls), owned=True, iam_role=want)
+    result.update(changed=bool(calls), owned=True, iam_role=want, in_sync=not calls)
     module.exit_json(diff=dict(before=current, after=want), **result)
 
 

@@ -19,6 +19,9 @@ description:
     O(on_foreign=report) (the absent path) it only returns and warns about them, so teardown goes on.
   - Objects that do not exist yet, and objects that carry the labels, pass.
   - Reads only; never changes anything, so it runs the same way in check mode.
+  - The same call reads the objects a role's decisions depend on (O(read), for example its namespace or a
+    ServiceAccount it does not create) and returns what exists in RV(live), so a role needs one task, not one per
+    object.
 author:
   - tracing.xray maintainers (@tracing-xray)
 options:
@@ -43,6 +46,13 @@ options:
     description: The name of the variable the user sets to adopt, quoted in messages.
     type: str
     default: xray_adopt
+  read:
+    description:
+      - More objects to read (not checked for ownership), given like O(objects). Those that exist are in RV(live).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
   on_foreign:
     description: Fail, or only report, when a foreign object is found.
     type: str
@@ -95,6 +105,14 @@ owned:
   description: How many of O(objects) exist and carry the owner labels.
   returned: always
   type: int
+live:
+  description:
+    - Every object of O(objects) and O(read) that exists, keyed by its O(adopt) entry (C(<Kind>/<namespace>/<name>) or
+      C(<Kind>/<name>)). Only labels and the selector, never the rest of the object (a Secret's data stays out).
+  returned: always
+  type: dict
+  sample: {"Namespace/xray": {"labels": {"app.kubernetes.io/managed-by": "tracing.xray"}, "match_labels": {}}}
+  version_added: 0.2.0
 """
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -102,9 +120,11 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import adopt_entry
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import describe_foreign
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import live_summary
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import object_ref
 
 try:
@@ -129,6 +149,7 @@ def main():
         owner_labels=dict(type="dict", required=True),
         adopt=dict(type="list", elements="str", default=[]),
         adopt_variable=dict(type="str", default="xray_adopt"),
+        read=dict(type="list", elements="dict", default=[]),
         on_foreign=dict(type="str", choices=["fail", "report"], default="fail"),
     )
     argument_spec.update(AUTH_ARG_SPEC)
@@ -139,15 +160,21 @@ def main():
     except ValueError as e:
         module.fail_json(msg=f"objects: {e}")
     try:
+        extra = [object_ref(obj) for obj in params["read"]]
+    except ValueError as e:
+        module.fail_json(msg=f"read: {e}")
+    try:
         client = get_api_client(module=module)
         found = [(ref, read(client, ref)) for ref in refs]
+        extra_found = [(ref, read(client, ref)) for ref in extra]
     except CoreException as e:
         module.fail_json(msg=connection_message(module.params, e))
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
         module.fail_json(msg=f"Could not read the objects from the Kubernetes API server: {e}")
 
     foreign, adopted, owned = describe_foreign(found, params["owner_labels"], params["adopt"])
-    result = dict(changed=False, foreign=foreign, adopted=adopted, owned=owned)
+    live = {adopt_entry(ref): live_summary(obj) for ref, obj in found + extra_found if obj is not None}
+    result = dict(changed=False, foreign=foreign, adopted=adopted, owned=owned, live=live)
     if foreign:
         message = foreign_message(foreign, params["owner_labels"], params["adopt_variable"])
         if params["on_foreign"] == "fail":

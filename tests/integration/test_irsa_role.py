@@ -318,7 +318,9 @@ def test_foreign_service_account_is_refused(env, run_playbook, names):
     core.create_namespaced_service_account(ns, kubernetes.client.V1ServiceAccount(metadata=kubernetes.client.V1ObjectMeta(name=SA)))
     refused = play(env, run_playbook, SITE, names)
     assert refused.rc != 0, refused.explain()
-    assert f"ServiceAccount {ns}/{SA} exists without the labels" in failure_message(refused)
+    message = failure_message(refused)
+    assert f"ServiceAccount {ns}/{SA} (no labels" in message and "already exists without the labels" in message, message
+    assert f"'ServiceAccount/{ns}/{SA}'" in message  # the xray_adopt entry that hands it over
     assert get_role(env, names["role"]) is None  # refused before any AWS change
     assert not (get_sa(env, ns).metadata.annotations or {})
 

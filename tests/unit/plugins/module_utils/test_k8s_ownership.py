@@ -214,3 +214,20 @@ def test_connection_message_names_the_kubeconfig_the_context_and_the_variables()
     assert text.startswith("Could not reach the Kubernetes API server with kubeconfig /nonexistent/kc, context prod: Invalid kube-config file")
     assert "xray_kubeconfig and xray_kube_context" in text
     assert "the default kubeconfig chain" in connection_message({"kubeconfig": None}, "x")
+
+
+def test_live_summary_keeps_labels_and_selector_only():
+    ds = {"metadata": {"name": "xray-daemon", "labels": {"a": "1"}, "managedFields": [{"manager": "m"}]},
+          "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {"spec": {}}}}
+    assert k8s_ownership.live_summary(ds) == {"labels": {"a": "1"}, "match_labels": {"app": "x"}}
+
+
+def test_live_summary_of_a_secret_leaves_its_data_out():
+    secret = {"metadata": {"name": "db"}, "data": {"password": "c2VjcmV0"}, "stringData": {"password": "secret"}}
+    summary = k8s_ownership.live_summary(secret)
+    assert summary == {"labels": {}, "match_labels": {}}
+    assert "secret" not in repr(summary) and "c2VjcmV0" not in repr(summary)
+
+
+def test_live_summary_tolerates_a_spec_without_a_selector_mapping():
+    assert k8s_ownership.live_summary({"metadata": {}, "spec": {"selector": "app=x"}}) == {"labels": {}, "match_labels": {}}

@@ -261,6 +261,7 @@ def test_create_in_check_mode_predicts_the_role_without_mutating_calls(aws, ops,
     aws.assert_done()
     assert ops == ["GetRole", "GetPolicy"]
     assert result["changed"] is True
+    assert result["in_sync"] is False
     assert result["owned"] is True
     assert result["iam_role"] == role_view(tags={"team": "obs", **OWNERSHIP}, description="d", arn="")
     assert result["diff"]["after"] == result["iam_role"]
@@ -302,6 +303,7 @@ def test_owned_role_with_same_settings_is_unchanged(aws, ops, capsys):
     aws.assert_done()
     assert ops == [*READ, "GetPolicy", "GetPolicy"]
     assert result["changed"] is False
+    assert result["in_sync"] is True
     assert result["owned"] is True
     assert result["iam_role"] == role_view(
         tags={**OWNERSHIP, "team": "obs"}, policies=[CLOUDWATCH, XRAY], description="X-Ray daemon", boundary=BOUNDARY
@@ -423,6 +425,7 @@ def test_update_in_check_mode_predicts_without_mutating_calls(aws, ops, capsys):
     aws.assert_done()
     assert ops == [*READ, "GetPolicy"]
     assert result["changed"] is True
+    assert result["in_sync"] is False
     assert result["iam_role"] == role_view(description="new", boundary=BOUNDARY)
     assert result["diff"]["before"]["managed_policy_arns"] == [CLOUDWATCH]
 
@@ -629,3 +632,12 @@ def test_aws_error_reading_the_role_is_reported(aws, ops, capsys):
     assert result["failed"] is True
     assert result["msg"].startswith(f"Failed to read IAM role {NAME}")
     assert ops == ["GetRole"]
+
+
+def test_check_mode_of_a_role_in_sync_says_so(aws, ops, capsys):
+    """The irsa role checks first (check mode) and skips the real call when in_sync: that answer must be exact."""
+    expect_role(aws, tags=OWNERSHIP, policies=(XRAY,))
+    expect_policies(aws, XRAY)
+    result = run_module(iam_workload_role.main, args(), capsys, check_mode=True)
+    aws.assert_done()
+    assert result["changed"] is False and result["in_sync"] is True
