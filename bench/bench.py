@@ -580,6 +580,10 @@ def report(results: dict) -> str:
         parts += [f"Runs: {results['runs']}", "", benchlib.times_table(times), "",
                   benchlib.ratios_table({k: results[k] for k in ("converge_ratio", "noop_ratio", "noop_vs_baseline",
                                                                   "teardown_ratio", "teardown_vs_baseline")}), ""]
+        counts = results.get("task_counts", {})
+        rows = [[k, *(counts[k][0].get(c, "") for c in ("tasks", "executed", "skipped", "module_calls"))]
+                for k in ("converge", "noop", "teardown") if counts.get(k)]
+        parts += [benchlib.markdown_table(["tasks (run 1)", "all", "executed", "skipped", "module calls (load-independent)"], rows), ""]
         rows = [[k, v["aws"], v["kube_total"], v["kube_net_of_background"]] for k, v in results["api_calls_median"].items()]
         parts += [benchlib.markdown_table(["API requests (median per run)", "AWS endpoint", "kube-apiserver (all clients)",
                                            "kube-apiserver net of idle background"], rows), ""]

@@ -107,6 +107,14 @@ def stats_totals(doc: dict) -> dict:
     return {k: sum(int(s.get(k, 0)) for s in doc.get("stats", {}).values()) for k in keys}
 
 
+# Actions that run in the controller (no module process, no API call); every other executed task starts a module.
+CONTROLLER_ACTIONS = frozenset(
+    f"{prefix}{name}" for prefix in ("", "ansible.builtin.", "ansible.legacy.")
+    for name in ("set_fact", "assert", "fail", "debug", "include_tasks", "include_role", "import_tasks", "import_role",
+                 "include_vars", "validate_argument_spec", "meta", "set_stats", "pause")
+)
+
+
 def task_profile(doc: dict) -> list[dict]:
     """One entry per task of the run (in order): name, path, seconds (the task's wall time over all hosts), how many
     hosts ran it (not skipped) and changed it."""
@@ -123,15 +131,20 @@ def task_profile(doc: dict) -> list[dict]:
                 "seconds": _seconds(info["duration"]),
                 "ran": sum(1 for r in hosts.values() if not r.get("skipped")),
                 "changed": sum(1 for r in hosts.values() if r.get("changed")),
+                # module processes started (loop items count one each): the cost that does not shrink with load
+                "module_calls": sum(max(1, len(r.get("results") or [])) for r in hosts.values()
+                                    if not r.get("skipped") and r.get("action") and r.get("action") not in CONTROLLER_ACTIONS),
             })
     return out
 
 
 def task_count(doc: dict) -> dict:
-    """Tasks of the run: all, executed (not skipped on every host) and skipped."""
+    """Tasks of the run: all, executed (not skipped on every host), skipped, and the module processes they started
+    (``module_calls``: executed tasks of a module, not of a controller-side action such as set_fact or assert)."""
     prof = task_profile(doc)
     ran = sum(1 for t in prof if t["ran"])
-    return {"tasks": len(prof), "executed": ran, "skipped": len(prof) - ran}
+    return {"tasks": len(prof), "executed": ran, "skipped": len(prof) - ran,
+            "module_calls": sum(t["module_calls"] for t in prof)}
 
 
 def slowest_tasks(profiles: list[list[dict]], top: int = 10) -> list[dict]:

@@ -45,14 +45,14 @@ def _task(name, start, end, hosts):
 
 def test_callback_profile():
     doc = {"plays": [{"tasks": [
-        _task("slow", 0, 2.5, {"h": {"changed": True}}),
-        _task("fast", 2.5, 3.0, {"h": {"changed": False}}),
-        _task("skipped", 3.0, 3.1, {"h": {"skipped": True}}),
-        _task("fast", 3.1, 3.6, {"h": {}}),
+        _task("slow", 0, 2.5, {"h": {"changed": True, "action": "kubernetes.core.k8s"}}),
+        _task("fast", 2.5, 3.0, {"h": {"changed": False, "action": "ansible.builtin.set_fact"}}),
+        _task("skipped", 3.0, 3.1, {"h": {"skipped": True, "action": "tracing.xray.k8s_ownership"}}),
+        _task("fast", 3.1, 3.6, {"h": {"action": "tracing.xray.xray_group", "results": [{}, {}]}}),
     ]}], "stats": {"h": {"ok": 3, "changed": 1, "skipped": 1, "failures": 0}}}
     parsed = benchlib.parse_callback("[WARNING]: x\n" + json.dumps(doc))
     assert benchlib.stats_totals(parsed)["changed"] == 1
-    assert benchlib.task_count(parsed) == {"tasks": 4, "executed": 3, "skipped": 1}
+    assert benchlib.task_count(parsed) == {"tasks": 4, "executed": 3, "skipped": 1, "module_calls": 3}
     prof = benchlib.task_profile(parsed)
     assert round(benchlib.total_task_seconds(prof), 3) == 3.6
     top = benchlib.slowest_tasks([prof, prof], top=2)
