@@ -165,11 +165,11 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import IrsaError
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import load_policy
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import normalize_issuer
@@ -342,7 +342,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         **OWNERSHIP_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
 
     try:
         host_path = normalize_issuer(module.params["url"])
@@ -358,7 +358,7 @@ def main():
 
     ownership = module.params["ownership_tags"] or {}
 
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("iam", retry_decorator=aws_retry())
     provider = find_provider(module, client, host_path)
     before = describe(provider)
     result = dict(changed=False, owned=False)

@@ -126,13 +126,13 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import not_deleting_message
@@ -149,7 +149,7 @@ def read_role(client, name):
     if isinstance(policy, str):
         policy = json.loads(policy)
     paginator = client.get_paginator("list_attached_role_policies")
-    attached = AWSRetry.jittered_backoff()(lambda: paginator.paginate(RoleName=name).build_full_result())()
+    attached = aws_retry()(lambda: paginator.paginate(RoleName=name).build_full_result())()
     return dict(
         arn=role["Arn"],
         role_name=role["RoleName"],
@@ -248,10 +248,10 @@ def delete(client, current):
     for arn in current["managed_policy_arns"]:
         client.detach_role_policy(RoleName=name, PolicyArn=arn, aws_retry=True)
     inline = client.get_paginator("list_role_policies")
-    for policy_name in AWSRetry.jittered_backoff()(lambda: inline.paginate(RoleName=name).build_full_result())().get("PolicyNames", []):
+    for policy_name in aws_retry()(lambda: inline.paginate(RoleName=name).build_full_result())().get("PolicyNames", []):
         client.delete_role_policy(RoleName=name, PolicyName=policy_name, aws_retry=True)
     profiles = client.get_paginator("list_instance_profiles_for_role")
-    for profile in AWSRetry.jittered_backoff()(lambda: profiles.paginate(RoleName=name).build_full_result())().get("InstanceProfiles", []):
+    for profile in aws_retry()(lambda: profiles.paginate(RoleName=name).build_full_result())().get("InstanceProfiles", []):
         client.remove_role_from_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=name, aws_retry=True)
     client.delete_role(RoleName=name, aws_retry=True)
 
@@ -271,7 +271,7 @@ def main():
         adopt_hint=dict(type="str"),
         **OWNERSHIP_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("state", "present", ["assume_role_policy_document"])])
     params = module.params
     if params["assume_role_policy_document"] is not None:
@@ -280,7 +280,7 @@ def main():
         except ValueError as e:
             module.fail_json(msg=f"assume_role_policy_document: not a JSON policy document ({e})")
     ownership = params["ownership_tags"] or {}
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("iam", retry_decorator=aws_retry())
     try:
         current = read_role(client, params["name"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

@@ -88,7 +88,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
-from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_failure_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import connection_message
 
 from ansible_collections.tracing.xray.plugins.module_utils.collector_clash import clash_message
 from ansible_collections.tracing.xray.plugins.module_utils.collector_clash import find_clashes
@@ -117,7 +118,7 @@ def main():
     except CoreException as e:
         module.fail_json(msg=connection_message(module.params, e))
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
-        module.fail_json(msg=f"Could not list the DaemonSets and pods from the Kubernetes API server: {e}")
+        module.fail_json(msg=api_failure_message(module.params, e, "Could not list the DaemonSets and pods from the Kubernetes API server"))
 
     clashes = find_clashes(daemon_sets, pods, params["ports"], params["owner_labels"])
     result = dict(changed=False, clashes=clashes)

@@ -102,7 +102,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
-from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_failure_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import connection_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import describe_foreign
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import object_ref
@@ -144,7 +145,7 @@ def main():
     except CoreException as e:
         module.fail_json(msg=connection_message(module.params, e))
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
-        module.fail_json(msg=f"Could not read the objects from the Kubernetes API server: {e}")
+        module.fail_json(msg=api_failure_message(module.params, e, "Could not read the objects from the Kubernetes API server"))
 
     foreign, adopted, owned = describe_foreign(found, params["owner_labels"], params["adopt"])
     result = dict(changed=False, foreign=foreign, adopted=adopted, owned=owned)

@@ -188,8 +188,8 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import adopt_entry
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_absent
@@ -296,7 +296,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         **OWNERSHIP_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate_params(module)
 
     client = xray_client(module)
