@@ -133,6 +133,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 
 from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
 from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
+from ansible_collections.tracing.xray.plugins.module_utils.aws import create_or_reread
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import not_deleting_message
@@ -256,6 +257,21 @@ def delete(client, current):
     client.delete_role(RoleName=name, aws_retry=True)
 
 
+def refuse_existing(module, current, ownership, owned=None):
+    """Fail when the existing role is not ours (and not adopted), or has another path; nothing is changed yet."""
+    params = module.params
+    if current is None:
+        return
+    if owned is None:
+        owned = is_owned(current["tags"], ownership) or legacy_owned(current, ownership, params["assume_role_policy_document"])
+    if not owned and not params["adopt"]:
+        module.fail_json(msg=refusal_message("IAMRole", params["name"], current["tags"], ownership, arn=current["arn"],
+                                             adopt_hint=params["adopt_hint"]), owned=False, iam_role=current)
+    if current["path"] != params["path"]:
+        module.fail_json(msg=f"path: IAM role {params['name']} exists with path {current['path']}; IAM cannot move a role to "
+                             f"{params['path']}. Delete the role first or keep its path.")
+
+
 def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
@@ -306,12 +322,7 @@ def main():
         module.exit_json(diff=dict(before=current, after={}), **result)
 
     # Everything that can refuse the run is checked before the first change.
-    if current is not None and not result["owned"] and not params["adopt"]:
-        module.fail_json(msg=refusal_message("IAMRole", params["name"], current["tags"], ownership, arn=current["arn"],
-                                             adopt_hint=params["adopt_hint"]), owned=False, iam_role=current)
-    if current is not None and current["path"] != params["path"]:
-        module.fail_json(msg=f"path: IAM role {params['name']} exists with path {current['path']}; IAM cannot move a role to "
-                             f"{params['path']}. Delete the role first or keep its path.")
+    refuse_existing(module, current, ownership)
     try:
         missing = missing_policies(client, params["managed_policy_arns"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
@@ -322,10 +333,20 @@ def main():
                              f"nothing was changed{' (the role keeps its policies)' if current else ''}. Fix the ARN or create the policy first.")
 
     want = desired(params, current)
+    if current is None and not module.check_mode:
+        try:
+            # Another run may create the role between our read and CreateRole: then continue with that role.
+            _created, current = create_or_reread(lambda: create(client, want), lambda: read_role(client, params["name"]))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            module.fail_json_aws(e, msg=f"Failed to create or update IAM role {params['name']}")
+        if current is not None:
+            result.update(owned=is_owned(current["tags"], ownership) or legacy_owned(current, ownership, params["assume_role_policy_document"]),
+                          iam_role=current)
+            refuse_existing(module, current, ownership, owned=result["owned"])
+            want = desired(params, current)
     try:
         if current is None:
             if not module.check_mode:
-                create(client, want)
                 want = read_role(client, params["name"])
             result.update(changed=True, owned=True, iam_role=want)
             module.exit_json(diff=dict(before={}, after=want), **result)

@@ -629,3 +629,36 @@ def test_aws_error_reading_the_role_is_reported(aws, ops, capsys):
     assert result["failed"] is True
     assert result["msg"].startswith(f"Failed to read IAM role {NAME}")
     assert ops == ["GetRole"]
+
+
+# --- create races: another run created the role between our read and CreateRole -----------------------------------
+
+
+def _create_races(aws):
+    aws["iam"].add_client_error("create_role", service_error_code="EntityAlreadyExists",
+                                service_message=f"Role with name {NAME} already exists.", http_status_code=409)
+
+
+def test_create_race_continues_with_the_role_the_other_run_created(aws, ops, capsys):
+    expect_no_role(aws)
+    expect_policies(aws, XRAY)
+    _create_races(aws)
+    expect_role(aws)  # the re-read: ours, same trust and policy -> nothing to change
+    result = run_module(iam_workload_role.main, args(), capsys)
+    aws.assert_done()
+    assert not result.get("failed"), result
+    assert mutating(ops) == ["CreateRole"]
+    assert result["changed"] is False and result["owned"] is True
+    assert result["iam_role"] == role_view()
+
+
+def test_create_race_with_a_foreign_role_is_refused(aws, ops, capsys):
+    expect_no_role(aws)
+    expect_policies(aws, XRAY)
+    _create_races(aws)
+    expect_role(aws, tags={"team": "someone-else"})
+    result = run_module(iam_workload_role.main, args(), capsys)
+    aws.assert_done()
+    assert result["failed"] and result["owned"] is False
+    assert ADOPT_HINT in result["msg"]
+    assert mutating(ops) == ["CreateRole"]
