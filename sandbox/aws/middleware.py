@@ -168,7 +168,8 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 
 def _respond(start_response: Callable[..., Any], status: int, headers: dict[str, str], body: str | bytes) -> list[bytes]:
     data = body.encode("utf-8") if isinstance(body, str) else body
-    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 429: "Too Many Requests"}.get(status, "Error")
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+              429: "Too Many Requests"}.get(status, "Error")
     head = [(k, v) for k, v in headers.items() if k.lower() != "content-length"] + [("Content-Length", str(len(data)))]
     start_response(f"{status} {reason}", head)
     return [data]
