@@ -107,12 +107,12 @@ def safe_address(url):
     return urlunsplit((parts.scheme, netloc, "", "", ""))
 
 
-def what_failed(error):
+def what_failed(error, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT):
     """A few words for what went wrong with the connection, from the exception chain (never its text)."""
     if isinstance(error, ReadTimeoutError):
-        return f"gave no answer within {READ_TIMEOUT} seconds"
+        return f"gave no answer within {read_timeout:g} seconds"
     if isinstance(error, ConnectTimeoutError):
-        return f"did not accept a connection within {CONNECT_TIMEOUT} seconds"
+        return f"did not accept a connection within {connect_timeout:g} seconds"
     if isinstance(error, ConnectionClosedError):
         return "closed the connection without an answer"
     seen, cause = set(), error
@@ -127,16 +127,18 @@ def what_failed(error):
     if any(word in lowered for word in ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo", "no address associated")):
         return "could not be found (the host name does not resolve)"
     if "timed out" in lowered or "timeout" in lowered:
-        return f"did not accept a connection within {CONNECT_TIMEOUT} seconds"
+        return f"did not accept a connection within {connect_timeout:g} seconds"
     return "could not be reached"
 
 
-def endpoint_message(service, address, error, operation=None):
-    """One sentence for an AWS endpoint that did not answer: service, address, what to check."""
+def endpoint_message(service, address, error, operation=None, timeouts=None):
+    """One sentence for an AWS endpoint that did not answer: service, address, what to check. ``timeouts``:
+    the client's (connect, read) timeouts in seconds."""
     name = SERVICE_NAMES.get(service, f"AWS {service}" if service else "The AWS endpoint")
     call = f" ({operation})" if operation else ""
     at = f" at {address}" if address else ""
-    return (f"{name}{call}{at} {what_failed(error)}: check xray_aws_endpoint_url and xray_region (the module's endpoint_url "
+    connect_timeout, read_timeout = timeouts or (CONNECT_TIMEOUT, READ_TIMEOUT)
+    return (f"{name}{call}{at} {what_failed(error, connect_timeout, read_timeout)}: check xray_aws_endpoint_url and xray_region (the module's endpoint_url "
             "and region), and that this controller can reach that address over the network.")
 
 
@@ -154,16 +156,18 @@ class TracingAWSModule(AnsibleAWSModule):
         meta = getattr(raw, "meta", None)
         if meta is not None:
             def remember(model=None, **_kwargs):
-                self._last_call = (service, getattr(model, "name", None), meta.endpoint_url)
+                config = getattr(meta, "config", None)
+                timeouts = (getattr(config, "connect_timeout", None) or CONNECT_TIMEOUT, getattr(config, "read_timeout", None) or READ_TIMEOUT)
+                self._last_call = (service, getattr(model, "name", None), meta.endpoint_url, timeouts)
 
             meta.events.register("before-call", remember)
         return conn
 
     def fail_json_aws(self, exception, msg=None, **kwargs):
         if is_endpoint_error(exception):
-            service, operation, endpoint = self._last_call or (None, None, None)
+            service, operation, endpoint, timeouts = self._last_call or (None, None, None, None)
             address = safe_address(getattr(exception, "kwargs", {}).get("endpoint_url") or endpoint)
-            self.fail_json(msg=endpoint_message(service, address, exception, operation))
+            self.fail_json(msg=endpoint_message(service, address, exception, operation, timeouts))
         super().fail_json_aws(exception, msg=msg, **kwargs)
 
 

@@ -127,3 +127,28 @@ def test_irsa_trust_check_against_a_dead_api_server(sandbox, dead_kubeconfig, ru
         pytest.skip(f"the doctor stopped before it read the cluster: {message}")
     message, seconds = assert_clean(run, started, f"The Kubernetes API server at {dead_kubeconfig['server']}", "refused the connection")
     print(f"irsa_trust_check: failed in {seconds:.1f} s: {message}")
+
+
+@pytest.fixture
+def silent_endpoint():
+    """A loopback port that completes TCP handshakes (listen backlog) but never answers a request."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+def test_silent_endpoint_times_out_with_the_clients_read_timeout(silent_endpoint, run_playbook, no_ambient_aws):
+    """An endpoint that accepts and never answers: the read timeout (here the module's aws_config, which wins over
+    the collection's bounded defaults) ends it, and the sentence says how long it waited."""
+    args = {"aws_config": {"read_timeout": 2, "connect_timeout": 2, "retries": {"mode": "standard", "max_attempts": 2}}}
+    extra = {"xray_aws_endpoint_url": silent_endpoint, "xray_region": "eu-west-1",
+             "xray_aws_access_key": "AKIAXRAYSANDBOX00000", "xray_aws_secret_key": "sandbox-secret-not-real"}
+    started = time.monotonic()
+    run = run_playbook(one_task("tracing.xray.xray_group_info", args), extra_vars=extra, timeout=120)
+    message, seconds = assert_clean(run, started, f"AWS X-Ray (GetGroups) at {silent_endpoint} gave no answer within 2 seconds",
+                                    "check xray_aws_endpoint_url and xray_region")
+    print(f"silent endpoint: failed in {seconds:.1f} s: {message}")

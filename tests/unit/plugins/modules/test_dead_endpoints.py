@@ -128,3 +128,11 @@ def test_throttling_codes_are_botocore_throttling_codes():
     assert set(aws_utils.THROTTLING_ERROR_CODES) <= set(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
     for code in ("ThrottledException", "ThrottlingException", "Throttling"):
         assert code in aws_utils.THROTTLING_ERROR_CODES
+
+
+def test_the_sentence_names_the_clients_own_timeouts():
+    read = ReadTimeoutError(endpoint_url="http://127.0.0.1:9/Groups", error="timed out")
+    connect = ConnectTimeoutError(endpoint_url="http://127.0.0.1:9/Groups", error="timed out")
+    assert "gave no answer within 7 seconds" in aws_utils.endpoint_message("xray", "http://127.0.0.1:9", read, "GetGroups", (2, 7))
+    assert "did not accept a connection within 2.5 seconds" in aws_utils.endpoint_message("eks", "http://127.0.0.1:9", connect, None, (2.5, 7))
+    assert aws_utils.endpoint_message(None, "", read).startswith("The AWS endpoint gave no answer within 30 seconds")
