@@ -19,7 +19,10 @@ import os
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the kubernetes client needs PyYAML, so the modules that use this have it; the name stays None
+    yaml = None
 
 DEFAULT_CHAIN = "the default kubeconfig chain (K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config)"
 
@@ -83,6 +86,8 @@ def _kubeconfig_documents(kubeconfig):
         env = os.environ.get("K8S_AUTH_KUBECONFIG") or os.environ.get("KUBECONFIG")
         paths = env.split(os.pathsep) if env else ["~/.kube/config"]
     documents = []
+    if yaml is None:
+        return documents
     for path in paths:
         try:
             with open(os.path.expanduser(path), encoding="utf-8") as handle:
