@@ -269,14 +269,22 @@ def test_connection_message_for_a_dead_api_server_is_one_clean_sentence(tmp_path
     assert text.count(". ") == 0 and text.endswith(".")
 
 
-def test_k8s_ownership_module_dead_api_server(tmp_path, monkeypatch, capsys):
-    """k8s_ownership against a refused API server (kubernetes.core's client raises urllib3's MaxRetryError)."""
+K8S_MODULES = {
+    "k8s_ownership": {"objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "b"}}],
+                      "owner_labels": {"app.kubernetes.io/managed-by": "tracing.xray"}},
+    "k8s_hostport_clash": {"ports": [2000], "owner_labels": {"app.kubernetes.io/managed-by": "tracing.xray"}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(K8S_MODULES))
+def test_k8s_modules_dead_api_server(name, tmp_path, monkeypatch, capsys):
+    """The Kubernetes modules against a refused API server (kubernetes.core's client raises urllib3's MaxRetryError)."""
+    import importlib
     import json
 
     from ansible.module_utils.testing import patch_module_args
 
-    from ansible_collections.tracing.xray.plugins.modules import k8s_ownership as module
-
+    module = importlib.import_module(f"ansible_collections.tracing.xray.plugins.modules.{name}")
     path = tmp_path / "kc"
     path.write_text(KUBECONFIG, encoding="utf-8")
 
@@ -284,8 +292,7 @@ def test_k8s_ownership_module_dead_api_server(tmp_path, monkeypatch, capsys):
         raise _refused()
 
     monkeypatch.setattr(module, "get_api_client", dead)
-    args = {"objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "b"}}],
-            "owner_labels": {"app.kubernetes.io/managed-by": "tracing.xray"}, "kubeconfig": str(path)}
+    args = dict(K8S_MODULES[name], kubeconfig=str(path))
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             module.main()
