@@ -152,3 +152,30 @@ def test_silent_endpoint_times_out_with_the_clients_read_timeout(silent_endpoint
     message, seconds = assert_clean(run, started, f"AWS X-Ray (GetGroups) at {silent_endpoint} gave no answer within 2 seconds",
                                     "check xray_aws_endpoint_url and xray_region")
     print(f"silent endpoint: failed in {seconds:.1f} s: {message}")
+
+
+@pytest.fixture
+def blackhole_endpoint():
+    """A loopback port whose listen backlog is full, so new connections are never accepted (SYNs go unanswered, as
+    behind a firewall that drops them)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(0)
+    port = sock.getsockname()[1]
+    held = socket.create_connection(("127.0.0.1", port), timeout=5)  # fills the backlog
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        held.close()
+        sock.close()
+
+
+def test_blackholed_endpoint_fails_within_the_default_connect_timeouts(blackhole_endpoint, run_playbook, no_ambient_aws):
+    """No aws_config: the collection's defaults (5 s connect timeout, 3 attempts) bound the wait."""
+    extra = {"xray_aws_endpoint_url": blackhole_endpoint, "xray_region": "eu-west-1",
+             "xray_aws_access_key": "AKIAXRAYSANDBOX00000", "xray_aws_secret_key": "sandbox-secret-not-real"}
+    started = time.monotonic()
+    run = run_playbook(one_task("tracing.xray.xray_group_info", {}), extra_vars=extra, timeout=120)
+    message, seconds = assert_clean(run, started, f"AWS X-Ray (GetGroups) at {blackhole_endpoint} did not accept a connection within 5 seconds",
+                                    "check xray_aws_endpoint_url and xray_region")
+    print(f"blackholed endpoint: failed in {seconds:.1f} s: {message}")
