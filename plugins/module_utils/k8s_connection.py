@@ -11,11 +11,16 @@
   inventory variables to check; urllib3's text is not repeated. Other errors (a kubeconfig that cannot be loaded) keep
   their own text, which names the problem.
 - ``api_server(params)``: that address.
+- ``first_answer_deadline()``: the kubernetes client has no default timeout, so an API server that accepts connections
+  and never answers would hang a module; the modules make their first request (discovery, or the first read) within
+  this deadline, which raises ``ApiServerSilent``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -23,6 +28,44 @@ try:
     import yaml
 except ImportError:  # the kubernetes client needs PyYAML, so the modules that use this have it; the name stays None
     yaml = None
+
+FIRST_ANSWER_SECONDS = 20
+
+
+class _Expired(BaseException):
+    """Raised by the alarm inside the client: a BaseException, so that urllib3 and the kubernetes client, which catch
+    and retry socket errors and timeouts, let it through."""
+
+
+class ApiServerSilent(Exception):
+    """The API server did not answer the first request within FIRST_ANSWER_SECONDS."""
+
+    def __init__(self, seconds):
+        super().__init__(f"no answer within {seconds} seconds")
+        self.seconds = seconds
+
+
+@contextlib.contextmanager
+def first_answer_deadline(seconds=FIRST_ANSWER_SECONDS):
+    """Raise ApiServerSilent in the block after ``seconds`` (SIGALRM; a module runs in its own process, main thread).
+    Where SIGALRM is missing, the block runs without a deadline."""
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expired(_signum, _frame):
+        raise _Expired()
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    except _Expired:
+        raise ApiServerSilent(seconds) from None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
 
 DEFAULT_CHAIN = "the default kubeconfig chain (K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config)"
 
@@ -61,6 +104,8 @@ def _chain_text(error):
 
 def connection_problem(error):
     """A few words for a connection failure, or None when ``error`` is not one."""
+    if isinstance(error, ApiServerSilent):
+        return f"accepted the connection but gave no answer within {error.seconds} seconds"
     text = _chain_text(error)
     for fragments, words in _CAUSES:
         if any(fragment in text for fragment in fragments):

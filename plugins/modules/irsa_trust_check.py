@@ -232,6 +232,7 @@ from ansible_collections.tracing.xray.plugins.module_utils.irsa import public_cl
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import token_audiences
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import validate_k8s_name
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_failure_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import first_answer_deadline
 
 
 class Report:
@@ -274,7 +275,8 @@ def core_v1_api(module):
 
 def read_service_account(module, api, namespace, name):
     try:
-        sa = api.read_namespaced_service_account(name, namespace)
+        with first_answer_deadline():  # the first request to the API server
+            sa = api.read_namespaced_service_account(name, namespace)
     except ApiException as e:
         if e.status == 404:
             return None

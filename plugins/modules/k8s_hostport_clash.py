@@ -90,6 +90,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions imp
 
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_failure_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import connection_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import first_answer_deadline
 
 from ansible_collections.tracing.xray.plugins.module_utils.collector_clash import clash_message
 from ansible_collections.tracing.xray.plugins.module_utils.collector_clash import find_clashes
@@ -112,7 +113,8 @@ def main():
     module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     try:
-        client = get_api_client(module=module)
+        with first_answer_deadline():
+            client = get_api_client(module=module)
         daemon_sets = list_all(client, "apps/v1", "DaemonSet")
         pods = list_all(client, "v1", "Pod")
     except CoreException as e:

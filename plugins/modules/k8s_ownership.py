@@ -104,6 +104,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions imp
 
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_failure_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import connection_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import first_answer_deadline
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import describe_foreign
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import object_ref
@@ -140,7 +141,8 @@ def main():
     except ValueError as e:
         module.fail_json(msg=f"objects: {e}")
     try:
-        client = get_api_client(module=module)
+        with first_answer_deadline():
+            client = get_api_client(module=module)
         found = [(ref, read(client, ref)) for ref in refs]
     except CoreException as e:
         module.fail_json(msg=connection_message(module.params, e))

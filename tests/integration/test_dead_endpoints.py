@@ -179,3 +179,30 @@ def test_blackholed_endpoint_fails_within_the_default_connect_timeouts(blackhole
     message, seconds = assert_clean(run, started, f"AWS X-Ray (GetGroups) at {blackhole_endpoint} did not accept a connection within 5 seconds",
                                     "check xray_aws_endpoint_url and xray_region")
     print(f"blackholed endpoint: failed in {seconds:.1f} s: {message}")
+
+
+@pytest.fixture
+def silent_kubeconfig(sandbox, tmp_path):
+    """The sandbox's kubeconfig pointing at a loopback port that accepts connections and never answers (not even TLS)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    server = f"https://127.0.0.1:{sock.getsockname()[1]}"
+    with open(sandbox["kubeconfig"], encoding="utf-8") as handle:
+        text = handle.read()
+    path = tmp_path / "kubeconfig"
+    path.write_text(re.sub(r"server: https?://[^\s]+", f"server: {server}", text), encoding="utf-8")
+    try:
+        yield {"path": str(path), "server": server}
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("module, args", K8S_CASES, ids=[c[0].rsplit(".", 1)[1] for c in K8S_CASES])
+def test_module_against_a_silent_api_server(module, args, silent_kubeconfig, run_playbook):
+    """The kubernetes client has no timeout of its own: the modules' first-answer deadline ends the wait."""
+    started = time.monotonic()
+    run = run_playbook(one_task(module, dict(args, kubeconfig=silent_kubeconfig["path"])), timeout=90)
+    message, seconds = assert_clean(run, started, f"The Kubernetes API server at {silent_kubeconfig['server']}",
+                                    "accepted the connection but gave no answer within 20 seconds", "check xray_kubeconfig")
+    print(f"{module} (silent API server): failed in {seconds:.1f} s: {message}")

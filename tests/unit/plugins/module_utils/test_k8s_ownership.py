@@ -300,3 +300,22 @@ def test_k8s_modules_dead_api_server(name, tmp_path, monkeypatch, capsys):
     assert result["failed"]
     assert result["msg"].startswith("The Kubernetes API server at https://127.0.0.1:6443 "), result["msg"]
     assert "urllib3" not in result["msg"] and "Max retries" not in result["msg"]
+
+
+def test_first_answer_deadline_ends_a_silent_wait_with_a_clean_sentence(tmp_path):
+    import time
+
+    from ansible_collections.tracing.xray.plugins.module_utils import k8s_connection
+
+    started = time.monotonic()
+    with pytest.raises(k8s_connection.ApiServerSilent) as info:
+        with k8s_connection.first_answer_deadline(1):
+            time.sleep(5)
+    assert time.monotonic() - started < 3
+    path = tmp_path / "kc"
+    path.write_text(KUBECONFIG, encoding="utf-8")
+    text = k8s_connection.connection_message({"kubeconfig": str(path)}, info.value)
+    assert "at https://127.0.0.1:6443" in text and "accepted the connection but gave no answer within 1 seconds" in text
+    with k8s_connection.first_answer_deadline(1):
+        pass
+    time.sleep(1.2)  # the alarm was cancelled: nothing fires after the block
