@@ -78,14 +78,3 @@ def foreign_message(foreign, owner_labels, adopt_variable="xray_adopt"):
             f"so tracing.xray did not create {'it' if len(foreign) == 1 else 'them'}; refusing to take {'it' if len(foreign) == 1 else 'them'} over. "
             f"Give ours other names (see the role's *_name and *_namespace variables), remove yours, or add {entries} "
             f"to {adopt_variable} to let tracing.xray take {'it' if len(foreign) == 1 else 'them'} over (replacing spec and labels).")
-
-
-def connection_message(params, error):
-    """One sentence for a client that could not be created or an API server that did not answer: which kubeconfig and
-    context were used, what went wrong, and which inventory variables set them."""
-    kubeconfig = params.get("kubeconfig")
-    default_chain = "the default kubeconfig chain (K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config)"
-    where = f"kubeconfig {kubeconfig}" if isinstance(kubeconfig, str) and kubeconfig else default_chain
-    context = f", context {params['context']}" if params.get("context") else ""
-    return (f"Could not reach the Kubernetes API server with {where}{context}: {error}. "
-            "Check xray_kubeconfig and xray_kube_context (or the module's kubeconfig and context).")

@@ -31,24 +31,16 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-# amazon.aws' AWSRetry already retries "Throttling", "RequestLimitExceeded", "TooManyRequestsException",
-# "InternalFailure", "ServiceUnavailable", ...; X-Ray throttles with these two codes, which it does not.
-XRAY_THROTTLING_ERROR_CODES = ("ThrottledException", "ThrottlingException")
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
 
 
 def xray_retry(retries=10, delay=3, backoff=2.0, max_delay=60):
-    """AWSRetry.jittered_backoff that also retries X-Ray's throttling error codes."""
-    return AWSRetry.jittered_backoff(
-        retries=retries,
-        delay=delay,
-        backoff=backoff,
-        max_delay=max_delay,
-        catch_extra_error_codes=list(XRAY_THROTTLING_ERROR_CODES),
-    )
+    """AWSRetry.jittered_backoff that also retries X-Ray's throttling error codes (``aws_retry()``: one list of
+    throttling codes for every service, in module_utils/aws.py)."""
+    return aws_retry(retries=retries, delay=delay, backoff=backoff, max_delay=max_delay)
 
 
 def xray_client(module, retry_decorator=None):

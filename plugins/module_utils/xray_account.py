@@ -30,10 +30,10 @@ except ImportError:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.tracing.xray.plugins.module_utils.xray import is_error_code
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_paginate
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_retry
 
 DEFAULT_DESTINATION = "XRay"
@@ -233,7 +233,7 @@ def spans_trace_ids(logs_client, start, end, limit):
     """(trace IDs of the spans in ``aws/spans`` between ``start`` and ``end`` (epoch seconds), oldest first, at most
     ``limit``; whether there were more). No log group yet: no traces. The read is retried as a whole on throttling."""
 
-    @AWSRetry.jittered_backoff(retries=10)
+    @aws_retry(retries=10)
     def _read():
         found = []
         paginator = logs_client.get_paginator("filter_log_events")

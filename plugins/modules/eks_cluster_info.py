@@ -124,8 +124,9 @@ except ImportError:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 
 
 def summarize(cluster: dict) -> dict:
@@ -148,14 +149,14 @@ def summarize(cluster: dict) -> dict:
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = TracingAWSModule(
         argument_spec=dict(name=dict(type="str", required=True, aliases=["cluster_name"])),
         supports_check_mode=True,
     )
     name = module.params["name"]
     if not name.strip():
         module.fail_json(msg="name: the EKS cluster name must not be empty")
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("eks", retry_decorator=aws_retry())
     try:
         cluster = client.describe_cluster(name=name, aws_retry=True)["cluster"]
     except is_boto3_error_code("ResourceNotFoundException"):

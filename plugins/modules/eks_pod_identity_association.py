@@ -137,9 +137,10 @@ except ImportError:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.arn import validate_aws_arn
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
+from ansible_collections.tracing.xray.plugins.module_utils.aws import create_or_reread
 from ansible_collections.tracing.xray.plugins.module_utils.identity import find_pod_identity_association
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import adopt_entry
@@ -183,7 +184,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         **OWNERSHIP_OPTIONS,
     )
-    module = AnsibleAWSModule(
+    module = TracingAWSModule(
         argument_spec=argument_spec,
         required_if=[("state", "present", ["role_arn"])],
         supports_check_mode=True,
@@ -194,7 +195,7 @@ def main():
     if params["role_arn"] and not validate_aws_arn(params["role_arn"], service="iam"):
         module.fail_json(msg=f"role_arn: {params['role_arn']!r} is not an IAM role ARN")
 
-    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("eks", retry_decorator=aws_retry())
     current = find_association(module, client)
     before = describe(current)
     result = dict(changed=False, owned=False)
@@ -227,11 +228,15 @@ def main():
         after = dict(request)
         if not module.check_mode:
             try:
-                after = client.create_pod_identity_association(aws_retry=True, **request)["association"]
+                # Another run may create the association between our read and this call: then continue with that one.
+                after, current = create_or_reread(lambda: client.create_pod_identity_association(aws_retry=True, **request)["association"],
+                                                  lambda: find_association(module, client))
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
                 module.fail_json_aws(e, msg=f"Failed to create the pod identity association of {params['namespace']}/{params['service_account']}")
-        result.update(changed=True, owned=True, association=describe(after))
-        module.exit_json(diff=dict(before={}, after=describe(after)), **result)
+        if current is None:
+            result.update(changed=True, owned=True, association=describe(after))
+            module.exit_json(diff=dict(before={}, after=describe(after)), **result)
+        before = describe(current)
 
     result["owned"] = check_present(module, KIND, label, current.get("tags"), arn=current.get("associationArn"),
                                     adopt_hint=adopt_entry(KIND, f"{params['namespace']}/{params['service_account']}"))

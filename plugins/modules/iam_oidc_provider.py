@@ -165,11 +165,12 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
+from ansible_collections.tracing.xray.plugins.module_utils.aws import create_or_reread
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import IrsaError
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import load_policy
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import normalize_issuer
@@ -264,12 +265,17 @@ def create_provider(module, client, host_path):
     if module.check_mode:
         account_id, partition = get_aws_account_info(module)
         after["Arn"] = oidc_provider_arn(account_id, host_path, partition)
-        return after
+        return after, None
     try:
-        after["Arn"] = client.create_open_id_connect_provider(aws_retry=True, **params)["OpenIDConnectProviderArn"]
+        # Another run may register the provider between our read and this call: then continue with that provider.
+        arn, existing = create_or_reread(lambda: client.create_open_id_connect_provider(aws_retry=True, **params)["OpenIDConnectProviderArn"],
+                                         lambda: find_provider(module, client, host_path))
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"Failed to create IAM OIDC provider for {host_path}")
-    return find_provider(module, client, host_path) or after
+    if existing is not None:
+        return None, existing
+    after["Arn"] = arn
+    return find_provider(module, client, host_path) or after, None
 
 
 def update_provider(module, client, provider):
@@ -342,7 +348,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         **OWNERSHIP_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
 
     try:
         host_path = normalize_issuer(module.params["url"])
@@ -358,7 +364,7 @@ def main():
 
     ownership = module.params["ownership_tags"] or {}
 
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("iam", retry_decorator=aws_retry())
     provider = find_provider(module, client, host_path)
     before = describe(provider)
     result = dict(changed=False, owned=False)
@@ -386,9 +392,11 @@ def main():
         module.exit_json(diff=dict(before=before, after={}), **result)
 
     if provider is None:
-        after = create_provider(module, client, host_path)
-        result.update(changed=True, arn=after["Arn"], owned=True, oidc_provider=describe(after))
-        module.exit_json(diff=dict(before={}, after=describe(after)), **result)
+        after, provider = create_provider(module, client, host_path)
+        if provider is None:
+            result.update(changed=True, arn=after["Arn"], owned=True, oidc_provider=describe(after))
+            module.exit_json(diff=dict(before={}, after=describe(after)), **result)
+        before = describe(provider)  # created by another run meanwhile: reconciled below like one we found
 
     result["arn"] = provider["Arn"]
     # One provider per issuer, shared: a foreign one is used as it is (not refused), unless adopt=true.

@@ -133,13 +133,14 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
+from ansible_collections.tracing.xray.plugins.module_utils.aws import create_or_reread
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import not_deleting_message
@@ -156,7 +157,7 @@ def read_role(client, name):
     if isinstance(policy, str):
         policy = json.loads(policy)
     paginator = client.get_paginator("list_attached_role_policies")
-    attached = AWSRetry.jittered_backoff()(lambda: paginator.paginate(RoleName=name).build_full_result())()
+    attached = aws_retry()(lambda: paginator.paginate(RoleName=name).build_full_result())()
     return dict(
         arn=role["Arn"],
         role_name=role["RoleName"],
@@ -255,12 +256,27 @@ def delete(client, current):
     for arn in current["managed_policy_arns"]:
         client.detach_role_policy(RoleName=name, PolicyArn=arn, aws_retry=True)
     inline = client.get_paginator("list_role_policies")
-    for policy_name in AWSRetry.jittered_backoff()(lambda: inline.paginate(RoleName=name).build_full_result())().get("PolicyNames", []):
+    for policy_name in aws_retry()(lambda: inline.paginate(RoleName=name).build_full_result())().get("PolicyNames", []):
         client.delete_role_policy(RoleName=name, PolicyName=policy_name, aws_retry=True)
     profiles = client.get_paginator("list_instance_profiles_for_role")
-    for profile in AWSRetry.jittered_backoff()(lambda: profiles.paginate(RoleName=name).build_full_result())().get("InstanceProfiles", []):
+    for profile in aws_retry()(lambda: profiles.paginate(RoleName=name).build_full_result())().get("InstanceProfiles", []):
         client.remove_role_from_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=name, aws_retry=True)
     client.delete_role(RoleName=name, aws_retry=True)
+
+
+def refuse_existing(module, current, ownership, owned=None):
+    """Fail when the existing role is not ours (and not adopted), or has another path; nothing is changed yet."""
+    params = module.params
+    if current is None:
+        return
+    if owned is None:
+        owned = is_owned(current["tags"], ownership) or legacy_owned(current, ownership, params["assume_role_policy_document"])
+    if not owned and not params["adopt"]:
+        module.fail_json(msg=refusal_message("IAMRole", params["name"], current["tags"], ownership, arn=current["arn"],
+                                             adopt_hint=params["adopt_hint"]), owned=False, iam_role=current)
+    if current["path"] != params["path"]:
+        module.fail_json(msg=f"path: IAM role {params['name']} exists with path {current['path']}; IAM cannot move a role to "
+                             f"{params['path']}. Delete the role first or keep its path.")
 
 
 def main():
@@ -278,7 +294,7 @@ def main():
         adopt_hint=dict(type="str"),
         **OWNERSHIP_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("state", "present", ["assume_role_policy_document"])])
     params = module.params
     if params["assume_role_policy_document"] is not None:
@@ -287,7 +303,7 @@ def main():
         except ValueError as e:
             module.fail_json(msg=f"assume_role_policy_document: not a JSON policy document ({e})")
     ownership = params["ownership_tags"] or {}
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("iam", retry_decorator=aws_retry())
     try:
         current = read_role(client, params["name"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
@@ -315,12 +331,7 @@ def main():
         module.exit_json(diff=dict(before=current, after={}), **result)
 
     # Everything that can refuse the run is checked before the first change.
-    if current is not None and not result["owned"] and not params["adopt"]:
-        module.fail_json(msg=refusal_message("IAMRole", params["name"], current["tags"], ownership, arn=current["arn"],
-                                             adopt_hint=params["adopt_hint"]), owned=False, iam_role=current)
-    if current is not None and current["path"] != params["path"]:
-        module.fail_json(msg=f"path: IAM role {params['name']} exists with path {current['path']}; IAM cannot move a role to "
-                             f"{params['path']}. Delete the role first or keep its path.")
+    refuse_existing(module, current, ownership)
     try:
         missing = missing_policies(client, params["managed_policy_arns"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
@@ -331,10 +342,20 @@ def main():
                              f"nothing was changed{' (the role keeps its policies)' if current else ''}. Fix the ARN or create the policy first.")
 
     want = desired(params, current)
+    if current is None and not module.check_mode:
+        try:
+            # Another run may create the role between our read and CreateRole: then continue with that role.
+            _created, current = create_or_reread(lambda: create(client, want), lambda: read_role(client, params["name"]))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            module.fail_json_aws(e, msg=f"Failed to create or update IAM role {params['name']}")
+        if current is not None:
+            result.update(owned=is_owned(current["tags"], ownership) or legacy_owned(current, ownership, params["assume_role_policy_document"]),
+                          iam_role=current)
+            refuse_existing(module, current, ownership, owned=result["owned"])
+            want = desired(params, current)
     try:
         if current is None:
             if not module.check_mode:
-                create(client, want)
                 want = read_role(client, params["name"])
             result.update(changed=True, owned=True, iam_role=want)
             module.exit_json(diff=dict(before={}, after=want), **result)

@@ -213,9 +213,9 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.identity import find_pod_identity_association
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import AUDIENCE_ANNOTATION
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import DEFAULT_AUDIENCE
@@ -231,6 +231,8 @@ from ansible_collections.tracing.xray.plugins.module_utils.irsa import normalize
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import public_claims
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import token_audiences
 from ansible_collections.tracing.xray.plugins.module_utils.irsa import validate_k8s_name
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_failure_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import first_answer_deadline
 
 
 class Report:
@@ -273,11 +275,14 @@ def core_v1_api(module):
 
 def read_service_account(module, api, namespace, name):
     try:
-        sa = api.read_namespaced_service_account(name, namespace)
+        with first_answer_deadline():  # the first request to the API server
+            sa = api.read_namespaced_service_account(name, namespace)
     except ApiException as e:
         if e.status == 404:
             return None
         module.fail_json(msg=f"Failed to read ServiceAccount {namespace}/{name}: {e.status} {e.reason}")
+    except Exception as e:  # pylint: disable=broad-exception-caught  # urllib3's connection errors: one clean sentence
+        module.fail_json(msg=api_failure_message(module.params, e, f"Failed to read ServiceAccount {namespace}/{name}"))
     return {"namespace": namespace, "name": name, "annotations": dict(sa.metadata.annotations or {})}
 
 
@@ -290,6 +295,8 @@ def request_token(module, api, namespace, name, audience):
         response = api.create_namespaced_service_account_token(name, namespace, body)
     except ApiException as e:
         module.fail_json(msg=f"TokenRequest for ServiceAccount {namespace}/{name} failed: {e.status} {e.reason} {e.body or ''}".strip())
+    except Exception as e:  # pylint: disable=broad-exception-caught  # urllib3's connection errors: one clean sentence
+        module.fail_json(msg=api_failure_message(module.params, e, f"TokenRequest for ServiceAccount {namespace}/{name} failed"))
     return response.status.token
 
 
@@ -364,7 +371,7 @@ def check_irsa(module, report, result, role, sa, api):
         except IrsaError as e:
             module.fail_json(msg=str(e))
     if params["cluster_name"]:
-        issuer = cluster_issuer(module, module.client("eks", retry_decorator=AWSRetry.jittered_backoff()), params["cluster_name"])
+        issuer = cluster_issuer(module, module.client("eks", retry_decorator=aws_retry()), params["cluster_name"])
         if issuer is None:
             report.add("issuer", [f"EKS cluster {params['cluster_name']} does not exist"])
         elif not issuer:
@@ -388,7 +395,7 @@ def check_irsa(module, report, result, role, sa, api):
     evaluation = evaluate_web_identity_trust(role["AssumeRolePolicyDocument"], claims, role_arn, audience=audience)
     provider_arn = evaluation["provider_arn"]
     result["provider_arn"] = provider_arn
-    iam = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    iam = module.client("iam", retry_decorator=aws_retry())
     provider = get_provider(module, iam, provider_arn)
     if provider is None:
         report.add(
@@ -414,7 +421,7 @@ def check_pod_identity(module, report, result, role, sa):
         report.warnings.append(
             f"the ServiceAccount also carries {ROLE_ARN_ANNOTATION} (IRSA); AWS SDKs try IRSA credentials before EKS Pod Identity ones"
         )
-    eks = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
+    eks = module.client("eks", retry_decorator=aws_retry())
     association = find_association(module, eks, params["cluster_name"], namespace, name)
     if association is None:
         report.add("association", [f"no EKS Pod Identity association maps ServiceAccount {namespace}/{name} in cluster {params['cluster_name']} to a role"])
@@ -444,7 +451,7 @@ def main():
         token_expiration=dict(type="int", default=600, no_log=False),
         fail_on_problems=dict(type="bool", default=True),
     )
-    module = AnsibleAWSModule(
+    module = TracingAWSModule(
         argument_spec=argument_spec,
         required_if=[("mode", "pod_identity", ["cluster_name"])],
         supports_check_mode=True,
@@ -465,7 +472,7 @@ def main():
     report = Report()
     result = dict(changed=False)
 
-    iam = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    iam = module.client("iam", retry_decorator=aws_retry())
     role = get_role(module, iam, role_name)
     if role is None:
         report.add("role", [f"IAM role {role_name} does not exist"])

@@ -88,7 +88,9 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
-from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_failure_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import connection_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import first_answer_deadline
 
 from ansible_collections.tracing.xray.plugins.module_utils.collector_clash import clash_message
 from ansible_collections.tracing.xray.plugins.module_utils.collector_clash import find_clashes
@@ -111,13 +113,14 @@ def main():
     module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     try:
-        client = get_api_client(module=module)
+        with first_answer_deadline():
+            client = get_api_client(module=module)
         daemon_sets = list_all(client, "apps/v1", "DaemonSet")
         pods = list_all(client, "v1", "Pod")
     except CoreException as e:
         module.fail_json(msg=connection_message(module.params, e))
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
-        module.fail_json(msg=f"Could not list the DaemonSets and pods from the Kubernetes API server: {e}")
+        module.fail_json(msg=api_failure_message(module.params, e, "Could not list the DaemonSets and pods from the Kubernetes API server"))
 
     clashes = find_clashes(daemon_sets, pods, params["ports"], params["owner_labels"])
     result = dict(changed=False, clashes=clashes)

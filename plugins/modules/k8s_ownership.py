@@ -120,8 +120,10 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_failure_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import connection_message
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import first_answer_deadline
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import adopt_entry
-from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import describe_foreign
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import live_summary
@@ -164,13 +166,14 @@ def main():
     except ValueError as e:
         module.fail_json(msg=f"read: {e}")
     try:
-        client = get_api_client(module=module)
+        with first_answer_deadline():
+            client = get_api_client(module=module)
         found = [(ref, read(client, ref)) for ref in refs]
         extra_found = [(ref, read(client, ref)) for ref in extra]
     except CoreException as e:
         module.fail_json(msg=connection_message(module.params, e))
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
-        module.fail_json(msg=f"Could not read the objects from the Kubernetes API server: {e}")
+        module.fail_json(msg=api_failure_message(module.params, e, "Could not read the objects from the Kubernetes API server"))
 
     foreign, adopted, owned = describe_foreign(found, params["owner_labels"], params["adopt"])
     live = {adopt_entry(ref): live_summary(obj) for ref, obj in found + extra_found if obj is not None}

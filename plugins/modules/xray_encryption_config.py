@@ -110,9 +110,9 @@ except ImportError:
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 
@@ -137,7 +137,7 @@ def describe_key(module, key_id):
     if key_id not in described:
         metadata = None
         try:
-            kms = module.client("kms", retry_decorator=AWSRetry.jittered_backoff())
+            kms = module.client("kms", retry_decorator=aws_retry())
             metadata = kms.describe_key(aws_retry=True, KeyId=key_id)["KeyMetadata"]
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") == "NotFoundException":
@@ -216,7 +216,7 @@ def main():
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=300),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     wanted_type = module.params["encryption_type"]
     key_id = module.params["key_id"]
     if wanted_type == "KMS" and not key_id:

@@ -188,8 +188,9 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
+from ansible_collections.tracing.xray.plugins.module_utils.aws import create_or_reread
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import adopt_entry
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_absent
@@ -236,6 +237,7 @@ def desired_insights(module, current):
 
 
 def create_group(module, client):
+    """CreateGroup; returns (group, tags, None), or (None, None, the existing group) when another run created it first."""
     params = module.params
     request = {"GroupName": params["group_name"]}
     if params["filter_expression"] is not None:
@@ -248,14 +250,16 @@ def create_group(module, client):
         }
     tags = desired_tags(params)
     if module.check_mode:
-        return dict(request, GroupARN=None), tags
+        return dict(request, GroupARN=None), tags, None
     if tags:
         request["Tags"] = boto3_tags(tags)
     try:
-        group = client.create_group(aws_retry=True, **request)["Group"]
+        # Another run may create the group between our read and this call: then continue with that group.
+        group, existing = create_or_reread(lambda: client.create_group(aws_retry=True, **request)["Group"],
+                                           lambda: get_group(client, group_name=params["group_name"]))
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg=f"Failed to create X-Ray group {params['group_name']!r}")
-    return group, tags
+    return group, tags, existing
 
 
 def update_group(module, client, current, current_tags):
@@ -296,7 +300,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         **OWNERSHIP_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate_params(module)
 
     client = xray_client(module)
@@ -317,9 +321,14 @@ def main():
         exit_with_diff(module, before, {}, changed=changed, owned=changed, group={})
 
     if current is None:
-        changed = True
-        group, tags = create_group(module, client)
-    else:
+        group, tags, current = create_group(module, client)
+        changed = current is None
+        if current is not None:
+            try:
+                current_tags = list_tags(client, current["GroupARN"])
+            except (BotoCoreError, ClientError) as e:
+                module.fail_json_aws(e, msg=f"Failed to read X-Ray group {name!r}")
+    if current is not None:
         check_present(module, KIND, name, current_tags, arn=current["GroupARN"], adopt_hint=adopt_entry(KIND, name))
         changed, group, tags = update_group(module, client, current, current_tags)
     after = normalize_group(group, tags)

@@ -118,8 +118,8 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
 from ansible_collections.tracing.xray.plugins.module_utils.xray import get_group
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_groups
@@ -135,7 +135,7 @@ def main():
         include_tags=dict(type="bool", default=True),
         match_tags=dict(type="dict"),
     )
-    module = AnsibleAWSModule(
+    module = TracingAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("group_name", "group_arn")],
         supports_check_mode=True,

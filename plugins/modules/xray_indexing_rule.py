@@ -96,8 +96,8 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
 from ansible_collections.tracing.xray.plugins.module_utils.xray_limits import validate_name
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
@@ -121,7 +121,7 @@ def main():
         name=dict(type="str", default="Default", aliases=["rule_name"]),
         desired_sampling_percentage=dict(type="float", required=True),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate_params(module)
     name = module.params["name"]
     wanted = float(module.params["desired_sampling_percentage"])

@@ -104,8 +104,8 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import get_destination
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import list_indexing_rules
@@ -118,7 +118,7 @@ def main():
         name=dict(type="str", aliases=["rule_name"]),
         include_destination=dict(type="bool", default=True),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     name = module.params["name"]
     if name == "":
         module.fail_json(msg="name must not be empty: leave it unset for every indexing rule")

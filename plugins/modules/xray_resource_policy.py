@@ -142,9 +142,9 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
 from ansible_collections.tracing.xray.plugins.module_utils.xray import is_not_found
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
@@ -201,7 +201,7 @@ def main():
         policy_revision_id=dict(type="str"),
         bypass_policy_lockout_check=dict(type="bool", default=False),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     policy, text = validate_params(module)
     params = module.params
     name = params["policy_name"]

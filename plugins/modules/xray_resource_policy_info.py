@@ -86,8 +86,8 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import list_resource_policies
 from ansible_collections.tracing.xray.plugins.module_utils.xray_account import normalize_resource_policy
@@ -98,7 +98,7 @@ def main():
         policy_name=dict(type="str", aliases=["name"]),
         name_prefix=dict(type="str"),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, mutually_exclusive=[("policy_name", "name_prefix")], supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, mutually_exclusive=[("policy_name", "name_prefix")], supports_check_mode=True)
     name, prefix = module.params["policy_name"], module.params["name_prefix"]
     if name == "" or prefix == "":
         module.fail_json(msg="policy_name and name_prefix must not be empty: leave them unset for every policy")

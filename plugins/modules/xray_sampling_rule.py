@@ -302,8 +302,9 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
+from ansible_collections.tracing.xray.plugins.module_utils.aws import create_or_reread
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import OWNERSHIP_OPTIONS
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import adopt_entry
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import check_absent
@@ -363,6 +364,8 @@ def _option_value(params, option):
 
 
 def create_rule(module, client):
+    """CreateSamplingRule; returns (record, tags, None), or (None, None, the existing record) when another run created
+    it first."""
     params = module.params
     missing = [option for option in RULE_CREATE_REQUIRED if params[option] is None]
     if missing:
@@ -378,15 +381,17 @@ def create_rule(module, client):
             rule[field] = value
     tags = desired_tags(params)
     if module.check_mode:
-        return {"SamplingRule": rule}, tags
+        return {"SamplingRule": rule}, tags, None
     request = {"SamplingRule": rule}
     if tags:
         request["Tags"] = boto3_tags(tags)
     try:
-        record = client.create_sampling_rule(aws_retry=True, **request)["SamplingRuleRecord"]
+        # Another run may create the rule between our read and this call: then continue with that rule.
+        record, existing = create_or_reread(lambda: client.create_sampling_rule(aws_retry=True, **request)["SamplingRuleRecord"],
+                                            lambda: get_sampling_rule(client, rule_name=params["rule_name"]))
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg=f"Failed to create X-Ray sampling rule {params['rule_name']!r}")
-    return record, tags
+    return record, tags, existing
 
 
 def update_rule(module, client, current, current_tags):
@@ -452,7 +457,7 @@ def main():
         purge_tags=dict(type="bool", default=True),
         **OWNERSHIP_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate_params(module)
 
     client = xray_client(module)
@@ -476,9 +481,14 @@ def main():
     if current is None:
         if name == XRAY_DEFAULT_RULE:
             module.fail_json(msg="rule_name='Default': X-Ray's built-in Default sampling rule was not found at this endpoint")
-        changed = True
-        record, tags = create_rule(module, client)
-    else:
+        record, tags, current = create_rule(module, client)
+        changed = current is None
+        if current is not None:
+            try:
+                current_tags = list_tags(client, current["SamplingRule"]["RuleARN"])
+            except (BotoCoreError, ClientError) as e:
+                module.fail_json_aws(e, msg=f"Failed to read X-Ray sampling rule {name!r}")
+    if current is not None:
         check_present(module, KIND, name, current_tags, arn=current["SamplingRule"].get("RuleARN"), adopt_hint=adopt_entry(KIND, name))
         changed, record, tags = update_rule(module, client, current, current_tags)
     after = normalize_sampling_rule(record, tags)

@@ -162,8 +162,8 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.ownership import is_owned
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_sampling_rules
 from ansible_collections.tracing.xray.plugins.module_utils.xray import list_tags_if_supported
@@ -177,7 +177,7 @@ def main():
         include_tags=dict(type="bool", default=True),
         match_tags=dict(type="dict"),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     name = module.params["rule_name"]
     match_tags = module.params["match_tags"]
     if name == "":

@@ -349,10 +349,10 @@ except ImportError:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_paginate
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_retry
@@ -392,7 +392,7 @@ def retrieved_services(module, client, start, end, result):
     """Services of the graph of every trace of the window in aws/spans (StartTraceRetrieval + GetRetrievedTracesGraph)."""
     params = module.params
     try:
-        logs = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
+        logs = module.client("logs", retry_decorator=aws_retry())
         trace_ids, truncated = xray_retry()(spans_trace_ids)(logs, start, end, params["max_retrieved_traces"])
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to read the trace IDs of the window from the CloudWatch Logs log group aws/spans (FilterLogEvents)")
@@ -420,7 +420,7 @@ def main():
         max_retrieved_traces=dict(type="int", default=1000),
         retrieval_timeout=dict(type="int", default=120),
     )
-    module = AnsibleAWSModule(
+    module = TracingAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("group_name", "group_arn")],
         supports_check_mode=True,

@@ -117,9 +117,9 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import aws_retry
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import exit_with_diff
 from ansible_collections.tracing.xray.plugins.module_utils.xray import is_error_code
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
@@ -160,7 +160,7 @@ def wait_active(module, client, current, when):
 def account_of(module):
     """(account ID, partition) of the caller, or None when STS does not tell."""
     try:
-        sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff())
+        sts = module.client("sts", retry_decorator=aws_retry())
         identity = sts.get_caller_identity(aws_retry=True)
     except (BotoCoreError, ClientError) as e:
         module.warn(f"Could not read the account with sts:GetCallerIdentity ({e}); the CloudWatch Logs resource policy was not checked")
@@ -176,7 +176,7 @@ def check_logs_policy(module):
         return
     account_id, partition = account
     try:
-        logs = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
+        logs = module.client("logs", retry_decorator=aws_retry())
         policies = []
         params = {}
         while True:
@@ -205,7 +205,7 @@ def main():
         wait_timeout=dict(type="int", default=300),
         check_logs_policy=dict(type="bool", default=True),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if params["wait_timeout"] < 0:
         module.fail_json(msg=f"wait_timeout={params['wait_timeout']} is out of range: give 0 or more seconds")

@@ -235,8 +235,8 @@ except ImportError:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.tracing.xray.plugins.module_utils.aws import TracingAWSModule
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_client
 from ansible_collections.tracing.xray.plugins.module_utils.xray import xray_paginate
 from ansible_collections.tracing.xray.plugins.module_utils.xray_stats import WindowError
@@ -258,7 +258,7 @@ def main():
         include_traces=dict(type="bool", default=True),
         percentiles=dict(type="list", elements="float", default=[50, 90, 99]),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = TracingAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     try:
         start, end = resolve_window(params["start_time"], params["end_time"], params["window_minutes"], time.time())

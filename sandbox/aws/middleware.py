@@ -11,7 +11,13 @@
   - ``GET /_sandbox/calls[?action=&access_key_id=&since=]`` -> JSON list of recorded calls (oldest first);
     ``DELETE /_sandbox/calls`` -> ``{"cleared": n}``.
   - ``GET /_sandbox/sessions`` -> the sessions issued by the emulated STS / EKS Auth (no secrets).
+  - ``POST /_sandbox/throttle`` ``{"services": {"xray": 3, "iam": 2}}`` -> 200 ``{"every", "seen", "throttled"}``:
+    from now on every 3rd X-Ray request and every 2nd IAM request is answered with the service's real throttling
+    error (``throttle.py``: X-Ray ``ThrottledException`` 429, EKS ``ThrottlingException`` 429, IAM and STS
+    ``Throttling`` 400); 400 ``{"error": ...}`` for an unknown service or count. ``GET`` -> the same state (requests
+    seen and throttled per service); ``DELETE`` -> turns it off and returns the last state.
 
+* answers the share of requests the throttling switch selects with a throttling error (nothing else sees them);
 * sends ``AssumeRoleWithWebIdentity`` through ``sts_web_identity.decide`` (moto only sees admitted ones);
 * serves the EKS pod identity association API and ``eks-auth:AssumeRoleForPodIdentity``
   (``eks_pod_identity.py``), which moto lacks;
@@ -33,7 +39,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import eks_pod_identity, oidc_jwks, sts_web_identity
+from . import eks_pod_identity, oidc_jwks, sts_web_identity, throttle
 
 LOG = logging.getLogger("sandbox.aws.identity")
 MAX_CALLS = 20000
@@ -162,7 +168,8 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 
 def _respond(start_response: Callable[..., Any], status: int, headers: dict[str, str], body: str | bytes) -> list[bytes]:
     data = body.encode("utf-8") if isinstance(body, str) else body
-    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict"}.get(status, "Error")
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+              429: "Too Many Requests"}.get(status, "Error")
     head = [(k, v) for k, v in headers.items() if k.lower() != "content-length"] + [("Content-Length", str(len(data)))]
     start_response(f"{status} {reason}", head)
     return [data]
@@ -184,6 +191,11 @@ class SandboxIdentityMiddleware:
         sig = parse_sigv4(environ)
         service = sig["service"] if sig else None
         access_key_id = sig["access_key_id"] if sig else None
+
+        if throttle.should_throttle(service):
+            status, headers, text = throttle.response(service)  # type: ignore[arg-type]
+            LOG.info("EMULATION %s request throttled (%s %s)", service, method, path)
+            return _respond(start_response, status, headers, text)
 
         if service == "eks-auth" or (method == "POST" and eks_pod_identity.is_auth_path(path) and service in (None, "eks-auth")):
             region = sig["region"] if sig else "us-east-1"
@@ -304,6 +316,24 @@ class SandboxIdentityMiddleware:
         elif route == "/_sandbox/sessions":
             if method == "GET":
                 return _json(start_response, 200, sts_web_identity.sessions())
+        elif route == "/_sandbox/throttle":
+            if method == "POST":
+                try:
+                    payload = json.loads(_read_body(environ) or b"null")
+                    if not isinstance(payload, dict) or "services" not in payload:
+                        raise throttle.ThrottleError('expected {"services": {"xray": 3, ...}} (throttle every Nth request of each service)')
+                    result = throttle.configure(payload["services"])
+                except ValueError as exc:  # ThrottleError and JSON errors
+                    return _json(start_response, 400, {"error": str(exc)})
+                LOG.info("EMULATION: throttling %s", result["every"] or "off")
+                return _json(start_response, 200, result)
+            if method == "GET":
+                return _json(start_response, 200, throttle.state())
+            if method == "DELETE":
+                last = throttle.state()
+                throttle.configure({})
+                LOG.info("EMULATION: throttling off (throttled %s)", last["throttled"])
+                return _json(start_response, 200, last)
         else:
             return _json(start_response, 404, {"error": f"no admin hook {path}"})
         return _json(start_response, 405, {"error": f"method {method} not allowed on {route}"})

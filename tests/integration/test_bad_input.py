@@ -148,9 +148,9 @@ CASES = [
     Case("cluster-unknown", "irsa", "irsa_cluster_name that EKS does not know", {"irsa_cluster_name": "bi-no-such-cluster"},
          ("EKS cluster bi-no-such-cluster does not exist", "irsa_cluster_name")),
     Case("aws-unreachable", "connection", "xray_aws_endpoint_url: http://127.0.0.1:1", {"xray_aws_endpoint_url": "http://127.0.0.1:1"},
-         ("http://127.0.0.1:1",)),
+         ("at http://127.0.0.1:1 refused the connection", "check xray_aws_endpoint_url and xray_region")),
     Case("apiserver-unreachable", "connection", "a kubeconfig whose server is https://127.0.0.1:1", {"xray_kubeconfig": "{unreachable_kubeconfig}"},
-         ("127.0.0.1",)),
+         ("The Kubernetes API server at https://127.0.0.1:1", "refused the connection", "check xray_kubeconfig and xray_kube_context")),
     # --- the module and the API ----------------------------------------------------------------------------------
     Case("module-group-filter", "xray_group", "xray_group with filter_expression 'responsetime >'",
          {"group_name": "bi-module-filter", "filter_expression": "responsetime >"},

@@ -208,7 +208,7 @@ def test_foreign_message_from_describe_foreign():
 
 
 def test_connection_message_names_the_kubeconfig_the_context_and_the_variables():
-    from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import connection_message
+    from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import connection_message
 
     text = connection_message({"kubeconfig": "/nonexistent/kc", "context": "prod"}, "Invalid kube-config file. No configuration found")
     assert text.startswith("Could not reach the Kubernetes API server with kubeconfig /nonexistent/kc, context prod: Invalid kube-config file")
@@ -231,3 +231,108 @@ def test_live_summary_of_a_secret_leaves_its_data_out():
 
 def test_live_summary_tolerates_a_spec_without_a_selector_mapping():
     assert k8s_ownership.live_summary({"metadata": {}, "spec": {"selector": "app=x"}}) == {"labels": {}, "match_labels": {}}
+
+
+# --- module_utils/k8s_connection: a dead API server ---------------------------------------------------------------
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: one
+clusters:
+- {name: c1, cluster: {server: 'https://admin:pw@127.0.0.1:6443/base'}}
+- {name: c2, cluster: {server: 'https://10.0.0.2:443'}}
+contexts:
+- {name: one, context: {cluster: c1, user: u}}
+- {name: two, context: {cluster: c2, user: u}}
+users: [{name: u, user: {token: t0ken}}]
+"""
+
+
+def _refused():
+    import urllib3
+
+    reason = urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return urllib3.exceptions.MaxRetryError(None, "/version", reason=reason)
+
+
+@pytest.mark.parametrize("context, server", [(None, "https://127.0.0.1:6443"), ("two", "https://10.0.0.2:443")])
+def test_api_server_comes_from_the_kubeconfig_context_without_credentials(tmp_path, context, server):
+    from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import api_server
+
+    path = tmp_path / "kc"
+    path.write_text(KUBECONFIG, encoding="utf-8")
+    assert api_server({"kubeconfig": str(path), "context": context}) == server
+    assert api_server({"host": "https://u:p@h.example:8443/x"}) == "https://h.example:8443"
+    assert api_server({"kubeconfig": str(tmp_path / "missing")}) is None
+
+
+@pytest.mark.parametrize("error, words", [
+    ("refused", "refused the connection"),
+    ("HTTPSConnectionPool(host='x', port=1): Max retries exceeded (Caused by NameResolutionError: Failed to resolve 'x')",
+     "does not resolve"),
+    ("HTTPSConnectionPool(host='x', port=1): Read timed out. (read timeout=5)", "did not answer in time"),
+])
+def test_connection_message_for_a_dead_api_server_is_one_clean_sentence(tmp_path, error, words):
+    from ansible_collections.tracing.xray.plugins.module_utils.k8s_connection import connection_message
+
+    path = tmp_path / "kc"
+    path.write_text(KUBECONFIG, encoding="utf-8")
+    exc = _refused() if error == "refused" else Exception(error)
+    text = connection_message({"kubeconfig": str(path)}, exc)
+    assert text.startswith("The Kubernetes API server at https://127.0.0.1:6443 (from kubeconfig "), text
+    assert words in text and "check xray_kubeconfig and xray_kube_context" in text
+    for noise in ("urllib3", "Max retries", "NewConnectionError", "HTTPSConnectionPool", "pw", "t0ken"):
+        assert noise not in text
+    assert text.count(". ") == 0 and text.endswith(".")
+
+
+K8S_MODULES = {
+    "k8s_ownership": {"objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "b"}}],
+                      "owner_labels": {"app.kubernetes.io/managed-by": "tracing.xray"}},
+    "k8s_hostport_clash": {"ports": [2000], "owner_labels": {"app.kubernetes.io/managed-by": "tracing.xray"}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(K8S_MODULES))
+def test_k8s_modules_dead_api_server(name, tmp_path, monkeypatch, capsys):
+    """The Kubernetes modules against a refused API server (kubernetes.core's client raises urllib3's MaxRetryError)."""
+    import importlib
+    import json
+
+    from ansible.module_utils.testing import patch_module_args
+
+    module = importlib.import_module(f"ansible_collections.tracing.xray.plugins.modules.{name}")
+    path = tmp_path / "kc"
+    path.write_text(KUBECONFIG, encoding="utf-8")
+
+    def dead(**_kwargs):
+        raise _refused()
+
+    monkeypatch.setattr(module, "get_api_client", dead)
+    args = dict(K8S_MODULES[name], kubeconfig=str(path))
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"]
+    assert result["msg"].startswith("The Kubernetes API server at https://127.0.0.1:6443 "), result["msg"]
+    assert "urllib3" not in result["msg"] and "Max retries" not in result["msg"]
+
+
+def test_first_answer_deadline_ends_a_silent_wait_with_a_clean_sentence(tmp_path):
+    import time
+
+    from ansible_collections.tracing.xray.plugins.module_utils import k8s_connection
+
+    started = time.monotonic()
+    with pytest.raises(k8s_connection.ApiServerSilent) as info:
+        with k8s_connection.first_answer_deadline(1):
+            time.sleep(5)
+    assert time.monotonic() - started < 3
+    path = tmp_path / "kc"
+    path.write_text(KUBECONFIG, encoding="utf-8")
+    text = k8s_connection.connection_message({"kubeconfig": str(path)}, info.value)
+    assert "at https://127.0.0.1:6443" in text and "accepted the connection but gave no answer within 1 seconds" in text
+    with k8s_connection.first_answer_deadline(1):
+        pass
+    time.sleep(1.2)  # the alarm was cancelled: nothing fires after the block

@@ -86,3 +86,19 @@ def test_empty_name_is_refused(aws, capsys):
     assert result["failed"] is True
     assert result["msg"].startswith("name:")
     assert aws.requested == []
+
+
+def test_eks_throttling_is_retried(aws, capsys, monkeypatch):
+    """EKS throttles with ThrottlingException (429), which amazon.aws' AWSRetry does not retry by default:
+    aws_retry() (module_utils/aws.py) does."""
+    from ansible_collections.amazon.aws.plugins.module_utils import cloud
+
+    sleeps = []
+    monkeypatch.setattr(cloud.time, "sleep", sleeps.append)
+    aws["eks"].add_client_error("describe_cluster", service_error_code="ThrottlingException", service_message="Rate exceeded",
+                                http_status_code=429)
+    aws["eks"].add_response("describe_cluster", cluster(), {"name": "observability-workshop"})
+    result = run_module(eks_cluster_info.main, {"name": "observability-workshop"}, capsys)
+    aws.assert_done()
+    assert not result.get("failed"), result
+    assert len(sleeps) == 1

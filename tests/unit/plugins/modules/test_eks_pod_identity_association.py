@@ -170,3 +170,44 @@ def test_adopt_takes_a_foreign_association_over(aws, capsys):
     aws.assert_done()
     assert result["changed"] is True and result["owned"] is True
     assert "adopting" in json.dumps(result["warnings"])
+
+
+# --- create races: another run created the association between our read and the create ----------------------------
+
+
+def _create_races(aws):
+    aws["eks"].add_client_error("create_pod_identity_association", service_error_code="ResourceInUseException",
+                                service_message=f"Association already exists: {ASSOC_ID}", http_status_code=409)
+
+
+def test_create_race_continues_with_the_association_the_other_run_created(aws, capsys):
+    expect_lookup(aws, found=False)
+    _create_races(aws)
+    expect_lookup(aws)  # the re-read: ours, same role
+    result = run_module(module.main, args(), capsys, diff=True)
+    aws.assert_done()
+    assert not result.get("failed"), result
+    assert result["changed"] is False and result["owned"] is True
+    assert result["association"]["association_id"] == ASSOC_ID
+
+
+def test_create_race_updates_the_role(aws, capsys):
+    expect_lookup(aws, found=False)
+    _create_races(aws)
+    expect_lookup(aws, role=OTHER_ROLE)
+    aws["eks"].add_response(
+        "update_pod_identity_association", {"association": association()}, {"clusterName": CLUSTER, "associationId": ASSOC_ID, "roleArn": ROLE}
+    )
+    expect_lookup(aws)
+    result = run_module(module.main, args(), capsys)
+    aws.assert_done()
+    assert result["changed"] is True and result["association"]["role_arn"] == ROLE
+
+
+def test_create_race_with_a_foreign_association_is_refused(aws, capsys):
+    expect_lookup(aws, found=False)
+    _create_races(aws)
+    expect_lookup(aws, role=OTHER_ROLE, tags={})
+    result = run_module(module.main, args(), capsys)
+    aws.assert_done()
+    assert result["failed"] is True and result["owned"] is False and "is not ours" in result["msg"]

@@ -293,3 +293,35 @@ def test_aws_error_is_reported(aws, capsys):
     result = run_module(iam_oidc_provider.main, args(), capsys)
     assert result["failed"] is True
     assert result["msg"].startswith("Failed to list IAM OIDC providers")
+
+
+# --- create races: another run registered the provider between our read and the create ----------------------------
+
+
+def _create_races(aws):
+    aws["iam"].add_client_error("create_open_id_connect_provider", service_error_code="EntityAlreadyExists",
+                                service_message=f"Provider with url {ISSUER} already exists.", http_status_code=409)
+
+
+def test_create_race_continues_with_the_provider_the_other_run_created(aws, capsys):
+    expect_listing(aws, arns=[OTHER_ARN])
+    _create_races(aws)
+    expect_listing(aws)
+    expect_get(aws)  # the re-read: ours, same client IDs
+    result = run_module(iam_oidc_provider.main, args(), capsys)
+    aws.assert_done()
+    assert not result.get("failed"), result
+    assert result["changed"] is False and result["owned"] is True and result["arn"] == ARN
+
+
+def test_create_race_with_a_foreign_provider_uses_it_as_it_is(aws, capsys):
+    """The usual rule for a foreign provider (shared per issuer): used as it is, with a warning."""
+    expect_listing(aws, arns=[OTHER_ARN])
+    _create_races(aws)
+    expect_listing(aws)
+    expect_get(aws, tags={"team": "platform"})
+    result = run_module(iam_oidc_provider.main, args(), capsys)
+    aws.assert_done()
+    assert not result.get("failed"), result
+    assert result["changed"] is False and result["owned"] is False
+    assert "using it as it is" in json.dumps(result.get("warnings"))

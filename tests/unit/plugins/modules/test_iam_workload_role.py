@@ -641,3 +641,36 @@ def test_check_mode_of_a_role_in_sync_says_so(aws, ops, capsys):
     result = run_module(iam_workload_role.main, args(), capsys, check_mode=True)
     aws.assert_done()
     assert result["changed"] is False and result["in_sync"] is True
+
+
+# --- create races: another run created the role between our read and CreateRole -----------------------------------
+
+
+def _create_races(aws):
+    aws["iam"].add_client_error("create_role", service_error_code="EntityAlreadyExists",
+                                service_message=f"Role with name {NAME} already exists.", http_status_code=409)
+
+
+def test_create_race_continues_with_the_role_the_other_run_created(aws, ops, capsys):
+    expect_no_role(aws)
+    expect_policies(aws, XRAY)
+    _create_races(aws)
+    expect_role(aws)  # the re-read: ours, same trust and policy -> nothing to change
+    result = run_module(iam_workload_role.main, args(), capsys)
+    aws.assert_done()
+    assert not result.get("failed"), result
+    assert mutating(ops) == ["CreateRole"]
+    assert result["changed"] is False and result["owned"] is True
+    assert result["iam_role"] == role_view()
+
+
+def test_create_race_with_a_foreign_role_is_refused(aws, ops, capsys):
+    expect_no_role(aws)
+    expect_policies(aws, XRAY)
+    _create_races(aws)
+    expect_role(aws, tags={"team": "someone-else"})
+    result = run_module(iam_workload_role.main, args(), capsys)
+    aws.assert_done()
+    assert result["failed"] and result["owned"] is False
+    assert ADOPT_HINT in result["msg"]
+    assert mutating(ops) == ["CreateRole"]

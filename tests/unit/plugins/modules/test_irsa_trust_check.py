@@ -368,3 +368,34 @@ def test_core_v1_api_from_kubeconfig_file_and_dict(tmp_path):
 def test_core_v1_api_reports_a_bad_kubeconfig(tmp_path):
     with pytest.raises(AssertionError, match="kubeconfig: cannot load"):
         irsa_trust_check.core_v1_api(_Params(kubeconfig=str(tmp_path / "missing"), context=None))
+
+
+# --- a dead API server -----------------------------------------------------------------------------------------
+
+
+def test_dead_api_server_is_one_clean_sentence(aws, k8s, capsys, tmp_path, monkeypatch):
+    """The kubernetes client raises urllib3's MaxRetryError when the API server refuses: one sentence naming the
+    server from the kubeconfig, no urllib3 text."""
+    import urllib3
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
+        "clusters: [{name: dead, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "contexts: [{name: dead, context: {cluster: dead, user: u}}]\nusers: [{name: u, user: {token: s3cr3t}}]\n",
+        encoding="utf-8",
+    )
+    refused = urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    dead = urllib3.exceptions.MaxRetryError(None, "/api/v1/namespaces/xray-system/serviceaccounts/xray-daemon", reason=refused)
+
+    def fail(*_args, **_kwargs):
+        raise dead
+
+    monkeypatch.setattr(k8s, "read_namespaced_service_account", fail)
+    expect_role(aws)
+    result = run_module(irsa_trust_check.main, args(kubeconfig=str(kubeconfig)), capsys)
+    assert result["failed"]
+    assert result["msg"].startswith("The Kubernetes API server at https://127.0.0.1:9 "), result["msg"]
+    assert "refused the connection: check xray_kubeconfig and xray_kube_context" in result["msg"]
+    for noise in ("urllib3", "NewConnectionError", "Max retries", "Traceback", "s3cr3t"):
+        assert noise not in json.dumps(result)

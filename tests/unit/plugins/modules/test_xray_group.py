@@ -579,3 +579,47 @@ def test_filter_expression_syntax_error_is_refused_before_any_call(xray, run_mod
     assert failed
     assert result["msg"].startswith("filter_expression ") and "needs an operand" in result["msg"] and "Allowed:" in result["msg"]
     assert xray.calls == []
+
+
+# --- create races: another run created the group between our read and CreateGroup ---------------------------------
+
+
+def test_create_race_continues_with_the_group_the_other_run_created(xray, run_module):
+    missing(xray)
+    xray.error("create_group", "InvalidRequestException", f"Group {NAME} already exists")
+    existing(xray, tags=OURS)  # the re-read (GetGroup) and its tags
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": FILTER, "ownership_tags": OURS})
+    assert not failed, result
+    assert result["changed"] is False and result["owned"] is True
+    assert result["group"]["group_arn"] == ARN
+    assert xray.calls == ["GetGroup", "CreateGroup", "GetGroup", "ListTagsForResource"]
+    xray.assert_done()
+
+
+def test_create_race_updates_what_differs(xray, run_module):
+    missing(xray)
+    xray.error("create_group", "InvalidRequestException", "Group already exists")
+    existing(xray, current=group(filter_expression="error = true"), tags=OURS)
+    xray.add("update_group", {"Group": group()}, {"GroupARN": ARN, "FilterExpression": FILTER})
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": FILTER, "ownership_tags": OURS})
+    assert not failed, result
+    assert result["changed"] is True
+    assert xray.mutating_calls == ["CreateGroup", "UpdateGroup"]
+
+
+def test_create_race_with_a_foreign_group_is_refused(xray, run_module):
+    missing(xray)
+    xray.error("create_group", "InvalidRequestException", "Group already exists")
+    existing(xray, tags={"team": "payments"})
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": FILTER, "ownership_tags": OURS})
+    assert failed and result["owned"] is False
+    assert f"'XRayGroup/{NAME}' to xray_adopt" in result["msg"]
+    assert xray.mutating_calls == ["CreateGroup"]
+
+
+def test_other_invalid_requests_on_create_still_fail(xray, run_module):
+    missing(xray)
+    xray.error("create_group", "InvalidRequestException", "Invalid filter expression")
+    failed, result = run_module(xray_group, {"group_name": NAME, "filter_expression": FILTER})
+    assert failed and "Invalid filter expression" in result["msg"]
+    assert xray.calls == ["GetGroup", "CreateGroup"]

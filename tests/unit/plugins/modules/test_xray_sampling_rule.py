@@ -541,3 +541,27 @@ def test_tag_value_dict_is_refused(xray, run_module):
     failed, result = run_module(xray_sampling_rule, dict(ARGS, tags={"team": {"a": "b"}}))
     assert failed and "tags value of 'team'" in result["msg"]
     assert xray.calls == []
+
+
+# --- create races: another run created the rule between our read and CreateSamplingRule ---------------------------
+
+
+def test_create_race_continues_with_the_rule_the_other_run_created(xray, run_module):
+    listed(xray, default_rule())
+    xray.error("create_sampling_rule", "InvalidRequestException", f"Sampling rule {NAME} already exists")
+    listed(xray, default_rule(), rule(), tags={"managed-by": "tracing.xray"})  # the re-read and its tags
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, tags={"managed-by": "tracing.xray"}))
+    assert not failed, result
+    assert result["changed"] is False
+    assert xray.calls == ["GetSamplingRules", "CreateSamplingRule", "GetSamplingRules", "ListTagsForResource"]
+    xray.assert_done()
+
+
+def test_create_race_with_a_foreign_rule_is_refused(xray, run_module):
+    listed(xray, default_rule())
+    xray.error("create_sampling_rule", "InvalidRequestException", "Rule already exists")
+    listed(xray, default_rule(), rule(), tags={"team": "payments"})
+    failed, result = run_module(xray_sampling_rule, dict(ARGS, tags={}, ownership_tags=OURS))
+    assert failed and result["owned"] is False
+    assert f"'XRaySamplingRule/{NAME}' to xray_adopt" in result["msg"]
+    assert xray.mutating_calls == ["CreateSamplingRule"]
