@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import suppress
@@ -155,7 +154,9 @@ def finish(proc: subprocess.Popen, began: float, timeout: float = RUN_TIMEOUT) -
 
 def run(playbook: str, extra_vars: dict, tmp: str, *, check: bool = False) -> Run:
     began = time.monotonic()
-    return finish(start(playbook, extra_vars, tmp, check=check), began)
+    result = finish(start(playbook, extra_vars, tmp, check=check), began)
+    print(f"{os.path.basename(playbook)}{' --check' if check else ''}: rc={result.rc} in {result.seconds:.0f}s")
+    return result
 
 
 def run_with_fault(playbook: str, extra_vars: dict, tmp: str, marker: str, fault, *, marker_timeout: float = 240) -> Run:
@@ -217,6 +218,7 @@ def run_with_fault(playbook: str, extra_vars: dict, tmp: str, marker: str, fault
             seen.append(line)
     result = Run(proc.returncode, "".join(seen), "".join(err_chunks), time.monotonic() - began)
     result.fault_at = fault_at - began
+    print(f"{os.path.basename(playbook)} with a fault at {result.fault_at:.0f}s: rc={result.rc} in {result.seconds:.0f}s")
     return result
 
 
@@ -540,56 +542,108 @@ def assert_clean_failure(result: Run, port: int) -> None:
     assert address.search(result.output), f"the failure names the endpoint 127.0.0.1:{port}\n" + result.explain()
 
 
-def test_aws_endpoint_gone_during_site_fails_cleanly_and_rerun_converges(sb, cleanup_after):
-    """The AWS endpoint "stops" when the daemon step starts (irsa done; the groups step is the next to call AWS).
-    Emulated: the test's forwarder in front of the sandbox's AWS endpoint refuses connections; the endpoint runs on."""
-    n = names("aws", 5)
+def test_aws_endpoint_then_api_server_gone_during_site_fail_cleanly_and_rerun_converges(sb, cleanup_after):
+    """Two faults on one state (one converge and one teardown fewer), each through a forwarder of this test:
+
+    1. the AWS endpoint "stops" when the daemon step starts: irsa is done, the daemon step calls no AWS API and
+       completes, the groups step is the first to call AWS again and must fail;
+    2. after the endpoint is back, a second run: the API server "stops" when the daemon step starts (its first task
+       reads the namespace);
+    then, both paths back, site.yml converges and teardown leaves nothing.
+
+    Emulated: "stops" means the test's TCP forwarder in front of the sandbox's AWS endpoint (plain HTTP) or API server
+    (TLS passes through unchanged; the server certificate covers 127.0.0.1, whatever the port) closes its listener and
+    its open connections, so the collection's clients get "connection refused", as from a stopped endpoint. The
+    endpoints themselves keep running: the sandbox is shared by the other tests and must stay up. Real: the sandbox's
+    API server and AWS endpoint behind the forwarders, every byte of every call, the refused connections."""
+    n = names("cut", 5)
     sandbox = sb["sandbox"]
     host, port = sandbox["aws_endpoint_url"].split("://", 1)[1].rstrip("/").rsplit(":", 1)
-    forwarder = Forwarder((host, int(port)))
-    endpoint = {"xray_aws_endpoint_url": f"http://127.0.0.1:{forwarder.port}"}
-    cleanup_after(n)
-    try:
-        cut = run_with_fault(SITE, site_vars(n, **endpoint), sb["tmp"], DAEMON_STARTS, cut_forwarder(forwarder))
-        assert forwarder.refuses()
-        assert_clean_failure(cut, forwarder.port)
-        assert xray_groups(sb, n["group"]) == [], "nothing of the groups step was created"
-        forwarder.reopen()
-        assert_converges(sb, n, sb["tmp"], **endpoint)
-        down = run(TEARDOWN, teardown_vars(n, **endpoint), sb["tmp"])
-        assert down.rc == 0 and down.failed() == 0, down.explain()
-        assert_nothing_left(sb, n)
-    finally:
-        forwarder.cut()
-
-
-def test_api_server_gone_during_site_fails_cleanly_and_rerun_converges(sb, cleanup_after):
-    """The API server "stops" when the daemon step starts (irsa done). Emulated: the test's TCP forwarder in front of
-    the sandbox's API server (TLS passes through; the server certificate covers 127.0.0.1, whatever the port) refuses
-    connections; the API server runs on for the other tests."""
-    n = names("api", 6)
-    sandbox = sb["sandbox"]
+    aws = Forwarder((host, int(port)))
     with open(sandbox["kubeconfig"], encoding="utf-8") as handle:
         config = yaml.safe_load(handle)
-    server = config["clusters"][0]["cluster"]["server"]
-    host, port = server.split("://", 1)[1].rstrip("/").rsplit(":", 1)
-    forwarder = Forwarder((host, int(port)))
+    host, port = config["clusters"][0]["cluster"]["server"].split("://", 1)[1].rstrip("/").rsplit(":", 1)
+    api = Forwarder((host, int(port)))
     for cluster in config["clusters"]:
-        cluster["cluster"]["server"] = f"https://127.0.0.1:{forwarder.port}"
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{api.port}"
     kubeconfig = os.path.join(sb["tmp"], f"kubeconfig-{SUFFIX}")
     with open(kubeconfig, "w", encoding="utf-8") as handle:
         yaml.safe_dump(config, handle)
-    via = {"xray_kubeconfig": kubeconfig}
+    via = {"xray_aws_endpoint_url": f"http://127.0.0.1:{aws.port}", "xray_kubeconfig": kubeconfig}
     cleanup_after(n)
     try:
-        cut = run_with_fault(SITE, site_vars(n, **via), sb["tmp"], DAEMON_STARTS, cut_forwarder(forwarder))
-        assert forwarder.refuses()
-        assert_clean_failure(cut, forwarder.port)
-        assert sb["apps"].list_namespaced_daemon_set(n["ns_d"]).items == []
-        forwarder.reopen()
+        cut = run_with_fault(SITE, site_vars(n, **via), sb["tmp"], DAEMON_STARTS, cut_forwarder(aws))
+        assert aws.refuses()
+        assert_clean_failure(cut, aws.port)
+        assert "tracing.xray.groups" in cut.stdout.split(DAEMON_STARTS, 1)[1], "the run failed in the groups step"
+        assert xray_groups(sb, n["group"]) == [], "nothing of the groups step was created"
+        aws.reopen()
+
+        cut = run_with_fault(SITE, site_vars(n, **via), sb["tmp"], DAEMON_STARTS, cut_forwarder(api))
+        assert api.refuses()
+        assert_clean_failure(cut, api.port)
+        api.reopen()
+
         assert_converges(sb, n, sb["tmp"], **via)
         down = run(TEARDOWN, teardown_vars(n, **via), sb["tmp"])
         assert down.rc == 0 and down.failed() == 0, down.explain()
         assert_nothing_left(sb, n)
     finally:
-        forwarder.cut()
+        aws.cut()
+        api.cut()
+
+
+# --- 5. a daemon pod deleted on the real node --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real(sb):
+    if not sb["sandbox"].get("real_nodes"):
+        pytest.skip("the sandbox has no real node (SANDBOX_REAL_NODES=0)")
+    return {"node": sb["sandbox"]["real_node_names"][0], "node_ip": sb["sandbox"]["node_ip"]}
+
+
+def send_segment(node_ip: str, port: int, name: str) -> None:
+    """One segment to the node's hostPort (portmap sends it to the daemon pod there), as an SDK in a pod would."""
+    now = time.time()
+    segment = {"name": name, "id": secrets.token_hex(8), "trace_id": f"1-{int(now):08x}-{secrets.token_hex(12)}",
+               "start_time": now, "end_time": now + 0.001}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b'{"format": "json", "version": 1}\n' + json.dumps(segment).encode(), (node_ip, port))
+
+
+def test_daemon_pod_deleted_on_the_real_node_comes_back_and_verify_passes(sb, real, cleanup_after):
+    """The real node's daemon pod deleted: the DaemonSet recreates it (a new pod, Ready, on the same node), segments
+    sent to the node's hostPort go through the new pod to the AWS endpoint, and tracing.xray.verify finds them."""
+    n = names("pod", 7)
+    cleanup_after(n)
+    tmp = sb["tmp"]
+    up = run(SITE, site_vars(n, xray_groups_enabled=False, xray_apps_enabled=False), tmp)
+    assert up.rc == 0 and up.failed() == 0, up.explain()
+    core = sb["core"]
+    selector, field = "app.kubernetes.io/name=aws-xray-daemon", f"spec.nodeName={real['node']}"
+    old = core.list_namespaced_pod(n["ns_d"], label_selector=selector, field_selector=field).items
+    assert len(old) == 1, [p.metadata.name for p in old]
+    core.delete_namespaced_pod(old[0].metadata.name, n["ns_d"])
+
+    new = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and new is None:
+        time.sleep(1)
+        for pod in core.list_namespaced_pod(n["ns_d"], label_selector=selector, field_selector=field).items:
+            statuses = pod.status.container_statuses or []
+            if pod.metadata.uid != old[0].metadata.uid and pod.metadata.deletion_timestamp is None \
+                    and statuses and all(s.ready for s in statuses):
+                new = pod
+    assert new is not None, "the DaemonSet did not bring a Ready daemon pod back on the real node within 120s"
+
+    service = f"it-flt-probe-{SUFFIX}"
+    start_time = time.time() - 1
+    for _ in range(10):
+        send_segment(real["node_ip"], n["port"], service)
+        time.sleep(1)
+    checked = run(VERIFY, {"verify_start_time": "%.3f" % start_time, "verify_end_time": "%.3f" % (time.time() + 5),
+                           "verify_expected_services": [service], "verify_expected_edges": [],
+                           "verify_output_dir": os.path.join(tmp, "verify"), "verify_wait_timeout": 60,
+                           "verify_wait_interval": 2}, tmp)
+    assert checked.rc == 0 and checked.failed() == 0, checked.explain()
+    teardown_clean(sb, n, tmp)
