@@ -47,7 +47,7 @@ OWNED = "app.kubernetes.io/managed-by=tracing.xray"
 PORT_BASE = 23000 + (int(SUFFIX, 16) % 90) * 10
 # The daemon step's first task of its own (the validate step before it includes the daemon's validate tasks too)
 DAEMON_STARTS = "TASK [tracing.xray.daemon : Read the daemon namespace]"
-GROUPS_STARTS = "TASK [tracing.xray.groups : "
+GROUPS_STARTS = "TASK [tracing.xray.groups : Apply the X-Ray groups]"
 RUN_TIMEOUT = 420  # one ansible-playbook run, seconds
 EXIT_AFTER_FAULT = 180  # a run under a fault must end within this many seconds of the fault
 
@@ -484,6 +484,39 @@ def test_teardown_twice_after_a_converge_the_second_changes_nothing(sb, twin):
     assert_nothing_left(sb, n)
 
 
+def test_apps_namespace_made_by_a_concurrent_run_is_ours_and_a_foreign_one_is_still_refused(sb):
+    """The race two site.yml at once ran into (bug found by the test above, fixed in roles/apps/tasks/present.yml):
+    run B reads the apps namespace (absent) and renders it; run A creates it; run B's ownership check then found a
+    Namespace with our managed-by label but without the apps component label (our Namespaces never carry one) and
+    refused it as not ours. Replayed deterministically: the namespace as run A leaves it exists, and the role's read of
+    it is replayed as "not found" (extra vars win over the registered result)."""
+    from plays import role_play
+
+    core = sb["core"]
+    meta = kubernetes.client.V1ObjectMeta
+    ours, foreign = f"it-flt-race-a-{SUFFIX}", f"it-flt-race-f-{SUFFIX}"
+    core.create_namespace(kubernetes.client.V1Namespace(metadata=meta(name=ours, labels={
+        "app.kubernetes.io/managed-by": "tracing.xray", "app.kubernetes.io/part-of": "tracing-xray"})))
+    core.create_namespace(kubernetes.client.V1Namespace(metadata=meta(name=foreign, labels={"team": "payments"})))
+    path = os.path.join(sb["tmp"], f"apps-race-{SUFFIX}.yml")
+    try:
+        for ns, ok in ((ours, True), (foreign, False)):
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(role_play("apps", apps_namespace=ns, apps_preset="none", apps_wait=False,
+                                         apps_services=[{"name": "it-race", "image": "registry.invalid/it-race:1", "port": 8080}]))
+            result = run(path, {"_apps_namespace_info": {"resources": []}}, sb["tmp"])
+            if ok:
+                assert result.rc == 0 and result.failed() == 0, result.explain()
+            else:
+                assert result.rc != 0 and result.changed() == 0, result.explain()
+                assert f"Namespace {foreign} (" in result.stdout and "team=payments" in result.stdout, result.explain()
+                assert core.read_namespace(foreign).metadata.labels.get("app.kubernetes.io/managed-by") is None
+    finally:
+        for ns in (ours, foreign):
+            with suppress(kubernetes.client.ApiException):
+                core.delete_namespace(ns)
+
+
 # --- 6. check mode on a fresh state ---------------------------------------------------------------------------
 
 def test_check_mode_on_a_fresh_state_reports_changes_and_creates_nothing(sb):
@@ -522,6 +555,7 @@ def test_interrupted_site_then_rerun_converges(sb, cleanup_after):
     cleanup_after(n)
     cut = run_with_fault(SITE, site_vars(n), sb["tmp"], GROUPS_STARTS, signal_group(signal.SIGTERM))
     assert cut.rc != 0, cut.explain()
+    assert sb["apps"].list_namespaced_daemon_set(n["ns_d"], label_selector=OWNED).items, "the daemon step had run"
     assert_converges(sb, n, sb["tmp"])
     teardown_clean(sb, n, sb["tmp"])
 
