@@ -469,8 +469,8 @@ def part_main(sb: Sandbox, runs: int, workdir: str, results: dict) -> None:
 def part_scale(sb: Sandbox, sizes: list[int], workdir: str, results: dict) -> None:
     template: Template = results["_template"]
     original = len(sb.kwok_nodes())
-    site_ns = template.namespaces[0]
-    daemonset = next(o["metadata"]["name"] for o in template.objs if o["kind"] == "DaemonSet")
+    # the DaemonSet's own namespace (template.namespaces is every namespace of ours, in the API server's order)
+    site_ns, daemonset = next((o["metadata"]["namespace"], o["metadata"]["name"]) for o in template.objs if o["kind"] == "DaemonSet")
     out = []
     try:
         for size in sizes:
@@ -521,7 +521,9 @@ def write_inventory(sb: Sandbox, workdir: str, hosts: int, tag: str) -> str:
                   '      ansible_python_interpreter: "{{ ansible_playbook_python }}"',
                   f"      xray_cluster_name: {name}", f"      irsa_cluster_name: {cluster}",
                   f"      xray_namespace: {name}-system", f"      xray_apps_namespace: {name}-apps",
-                  f"      irsa_role_name: {name}-xray-daemon"]
+                  f"      irsa_role_name: {name}-xray-daemon",
+                  # one real cluster for every host: each "cluster's" collector needs a hostPort of its own
+                  f"      daemon_port: {2000 + i}", f"      apps_daemon_port: {2000 + i}"]
     with open(os.path.join(inv, "hosts.yml"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     return inv
