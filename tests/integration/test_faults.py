@@ -46,7 +46,7 @@ OWNED = "app.kubernetes.io/managed-by=tracing.xray"
 # hostPorts of this file's daemons: unique per run, away from the sandbox daemon's 2000/2001 and the other tests'
 PORT_BASE = 23000 + (int(SUFFIX, 16) % 90) * 10
 # The daemon step's first task of its own (the validate step before it includes the daemon's validate tasks too)
-DAEMON_STARTS = "TASK [tracing.xray.daemon : Read the daemon namespace]"
+DAEMON_STARTS = "TASK [tracing.xray.daemon : Stop before applying over objects with our names"
 GROUPS_STARTS = "TASK [tracing.xray.groups : Apply the X-Ray groups]"
 RUN_TIMEOUT = 420  # one ansible-playbook run, seconds
 EXIT_AFTER_FAULT = 180  # a run under a fault must end within this many seconds of the fault
