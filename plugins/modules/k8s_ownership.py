@@ -169,7 +169,8 @@ def main():
         with first_answer_deadline():
             client = get_api_client(module=module)
         found = [(ref, read(client, ref)) for ref in refs]
-        extra_found = [(ref, read(client, ref)) for ref in extra]
+        # a ref of O(read) that is also in O(objects) was read above
+        extra_found = [(ref, read(client, ref)) for ref in extra if ref not in refs]
     except CoreException as e:
         module.fail_json(msg=connection_message(module.params, e))
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message

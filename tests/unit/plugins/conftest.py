@@ -16,6 +16,7 @@ from __future__ import annotations
 import botocore.session
 import pytest
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 from botocore.stub import Stubber
 
@@ -100,6 +101,15 @@ class XRayStub:
 
     def assert_done(self):
         self.stubber.assert_no_pending_responses()
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_warnings():
+    """Every test starts without the warnings and deprecations of an earlier one: module.warn() collects them in
+    ansible's process-wide lists, and a module stopped by the patched exit_json/fail_json never hands them over, so
+    the next module's real exit_json would report them as its own."""
+    ansible_warnings._global_warnings.clear()  # pylint: disable=protected-access
+    ansible_warnings._global_deprecations.clear()  # pylint: disable=protected-access
 
 
 @pytest.fixture
