@@ -53,7 +53,9 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff, changelog frag
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/python tools/role_readme.py --check
 	$(BIN)/python tools/bad_input_table.py --check
-	$(BIN)/ansible-lint --offline --profile production
+	@# ANSIBLE_HOME inside the checkout: ansible-lint puts $$ANSIBLE_HOME/collections first, and a tracing.xray installed in
+	@# ~/.ansible/collections (an older release) would shadow the checkout.
+	ANSIBLE_HOME=$(CURDIR)/$(CACHE)/ansible-lint-home $(BIN)/ansible-lint --offline --profile production
 
 $(GET_PIP): tools/get_pip_offline.py
 	@mkdir -p $(dir $@)

@@ -48,8 +48,15 @@ class ApiServerSilent(Exception):
 @contextlib.contextmanager
 def first_answer_deadline(seconds=FIRST_ANSWER_SECONDS):
     """Raise ApiServerSilent in the block after ``seconds`` (SIGALRM; a module runs in its own process, main thread).
-    Where SIGALRM is missing, the block runs without a deadline."""
+    Where SIGALRM is missing, the block runs without a deadline. Where an alarm is already pending (the module runs
+    in Ansible's worker, see plugin_utils/in_worker.py, for a task with ``timeout``), that alarm is left alone: the
+    task's own timeout governs."""
     if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+    pending = signal.alarm(0)
+    if pending:
+        signal.alarm(pending)
         yield
         return
 

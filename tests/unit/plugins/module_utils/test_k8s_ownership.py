@@ -336,3 +336,20 @@ def test_first_answer_deadline_ends_a_silent_wait_with_a_clean_sentence(tmp_path
     with k8s_connection.first_answer_deadline(1):
         pass
     time.sleep(1.2)  # the alarm was cancelled: nothing fires after the block
+
+
+def test_first_answer_deadline_leaves_a_pending_task_timeout_alone():
+    """In Ansible's worker a task ``timeout`` is a pending SIGALRM; the deadline must not cancel it."""
+    import signal
+
+    from ansible_collections.tracing.xray.plugins.module_utils import k8s_connection
+
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        signal.alarm(100)
+        with k8s_connection.first_answer_deadline(1):
+            pass
+        assert signal.alarm(0) > 90
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

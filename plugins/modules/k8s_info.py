@@ -1,0 +1,44 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tracing.xray project
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: k8s_info
+version_added: 0.2.0
+short_description: Read Kubernetes objects with kubernetes.core.k8s_info, in Ansible's worker process
+description:
+  - Runs M(kubernetes.core.k8s_info), unchanged, with the same options and the same return values; see that module for
+    both. Its action plugin and its module are kubernetes.core's own.
+  - Where the task runs on the controller (C(ansible_connection=local), no C(become), no C(async),
+    C(ansible_python_interpreter) is the playbook's own Python), the module runs inside the worker process that
+    Ansible forks for the task, instead of a new Python process; the Kubernetes client is imported once per
+    playbook run, not once per task. Anywhere else, and with C(xray_in_worker=false), it runs as
+    M(kubernetes.core.k8s_info) always does.
+  - The roles of this collection use it for every Kubernetes task; it is in the action group C(tracing.xray.k8s),
+    so C(module_defaults) of that group (kubeconfig, context) reach it.
+author:
+  - tracing.xray maintainers (@tracing-xray)
+options: {}
+notes:
+  - This file only documents the module; the action plugin of the same name runs M(kubernetes.core.k8s_info).
+seealso:
+  - module: kubernetes.core.k8s_info
+"""
+
+EXAMPLES = r"""
+- name: Read the DaemonSet
+  tracing.xray.k8s_info:
+    kind: DaemonSet
+    namespace: xray-system
+    name: xray-daemon
+  register: daemonset
+"""
+
+RETURN = r"""
+# The return values of kubernetes.core.k8s_info.
+"""
