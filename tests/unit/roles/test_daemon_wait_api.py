@@ -112,6 +112,8 @@ PLAY = """
       module_defaults:
         group/kubernetes.core.k8s:
           kubeconfig: "{{ xray_kubeconfig | default(omit, true) }}"
+        group/tracing.xray.k8s:
+          kubeconfig: "{{ xray_kubeconfig | default(omit, true) }}"
       block:
         - name: The role's wait
           ansible.builtin.include_role:
