@@ -187,8 +187,15 @@ def ansible_env(extra: dict | None = None) -> dict:
     return env
 
 
+# Extra vars for every site.yml/teardown.yml run (--extra-vars), e.g. {"xray_in_worker": false} to measure the
+# modules run the normal way, one process each, against the default (in Ansible's worker).
+EXTRA_VARS: dict = {}
+
+
 def run_playbook(playbook: str, inventory: str | None = None, forks: int | None = None) -> dict:
     cmd = [os.path.join(VENV_BIN, "ansible-playbook"), playbook]
+    if EXTRA_VARS:
+        cmd += ["-e", json.dumps(EXTRA_VARS)]
     if inventory:
         cmd += ["-i", inventory]
     if forks:
@@ -623,7 +630,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-nodes", default=os.environ.get("BENCH_SCALE_NODES", "3,100,1000"))
     parser.add_argument("--clusters", type=int, default=int(os.environ.get("BENCH_CLUSTERS", "4")))
     parser.add_argument("--out", default=os.environ.get("BENCH_OUT", os.path.join(HERE, "results.json")))
+    parser.add_argument("--extra-vars", default=os.environ.get("BENCH_EXTRA_VARS", ""),
+                        help='JSON object of extra vars for every playbook run, e.g. \'{"xray_in_worker": false}\'')
     args = parser.parse_args(argv)
+    try:
+        extra = json.loads(args.extra_vars) if args.extra_vars else {}
+    except ValueError as err:
+        parser.error(f"--extra-vars must be a JSON object: {err}")
+    if not isinstance(extra, dict):
+        parser.error(f"--extra-vars must be a JSON object, got {type(extra).__name__}")
+    EXTRA_VARS.update(extra)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     sizes = [int(s) for s in args.scale_nodes.split(",") if s.strip()]
     if not 1 <= args.runs <= 20 or not 1 <= args.clusters <= 16 or any(not 1 <= s <= 2000 for s in sizes):
@@ -633,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     results: dict = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(sys.argv),
-                     "runs": args.runs, "parts": parts}
+                     "runs": args.runs, "parts": parts, "extra_vars": dict(EXTRA_VARS)}
     sb = Sandbox()
     workdir = tempfile.mkdtemp(prefix="tracing-xray-bench-")
     rc = 0
