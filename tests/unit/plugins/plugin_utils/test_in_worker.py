@@ -194,3 +194,14 @@ def test_the_kubernetes_wrappers_run_kubernetes_core_modules(name):
     action = importlib.import_module(f"ansible_collections.tracing.xray.plugins.action.{name}").ActionModule
     assert action.IN_WORKER_MODULE == f"kubernetes.core.{name}"
     assert issubclass(action, in_worker.InWorkerMixin)
+
+
+def test_warm_puts_what_it_imported_out_of_the_collectors_sight():
+    import gc
+
+    gc.unfreeze()
+    in_worker.warm("json")
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
