@@ -7,23 +7,14 @@ What is checked here is the wiring the expression tests cannot see: the pod read
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
-from urllib.parse import parse_qs
-from urllib.parse import urlparse
 
 import daemon_pods as pods
 import pytest
-import yaml
+from fake_k8s_api import FakeK8sApi
+from fake_k8s_api import run_play
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
 NS = pods.NAMESPACE
 
 CORE = {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
@@ -39,36 +30,17 @@ GROUPS = {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
 ]}
 
 
-class FakeApi:
+class FakeApi(FakeK8sApi):
     """``pods_at(n)`` gives the pod list of the n-th pod list request (0-based); every request is recorded."""
 
     def __init__(self, ds_status, pods_at, nodes, logs):
+        super().__init__()
         self.ds_status, self.pods_at, self.nodes, self.logs = ds_status, pods_at, nodes, logs
         self.requests: list[tuple[str, dict]] = []
         self.pod_lists = 0
-        api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                url = urlparse(self.path)
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                api.requests.append((url.path, query))
-                status, body = api.answer(url.path, query)
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def answer(self, path, query):
+    def answer(self, method, path, query):
+        self.requests.append((path, query))
         fixed = {"/version": {"major": "1", "minor": "33", "gitVersion": "v1.33.0"}, "/api": {"kind": "APIVersions", "versions": ["v1"]},
                  "/api/v1": CORE, "/apis": GROUPS, "/apis/apps/v1": APPS}
         if path in fixed:
@@ -90,14 +62,6 @@ class FakeApi:
             return 400, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400,
                          "message": f'container "xray-daemon" in pod "{key[0]}" is waiting to start: ContainerCreating'}
         return 404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": path}
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 PLAY = """
@@ -123,23 +87,12 @@ PLAY = """
 
 
 def run_wait(tmp_path, api, timeout=60):
-    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "fake",
-                  "clusters": [{"name": "fake", "cluster": {"server": api.url}}],
-                  "users": [{"name": "fake", "user": {"token": "t"}}],
-                  "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}
-    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig), encoding="utf-8")
-    (tmp_path / "play.yml").write_text(PLAY, encoding="utf-8")
-    extra = {"daemon_region": "eu-west-1", "daemon_namespace": NS, "xray_kubeconfig": str(tmp_path / "kubeconfig"),
+    extra = {"daemon_region": "eu-west-1", "daemon_namespace": NS,
              "daemon_wait_timeout": timeout, "daemon_wait_delay": 1, "daemon_node_selector": {"kubernetes.io/os": "linux"},
              # what tasks/validate.yml loads from vars/flavors/xray.yml before the wait runs in the role
              "_daemon_flavor_selector_name": "aws-xray-daemon"}
-    (tmp_path / "extra.json").write_text(json.dumps(extra), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_")}
-    env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="0", KUBECONFIG=os.devnull, HOME=str(tmp_path), TMPDIR=str(tmp_path))
     start = time.monotonic()
-    proc = subprocess.run([PLAYBOOK_BIN, "-i", "localhost,", str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'extra.json'}"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout + 120, check=False)
+    proc = run_play(tmp_path, api, PLAY, extra, timeout=timeout + 120)
     return proc, time.monotonic() - start
 
 

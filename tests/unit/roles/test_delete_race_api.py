@@ -6,20 +6,11 @@ role lists again instead of failing. Found by the fault suite on the real-node s
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import threading
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
-from urllib.parse import urlparse
-
 import pytest
-import yaml
+from fake_k8s_api import FakeK8sApi
+from fake_k8s_api import run_play
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
 NS = "it-race"
 
 RESOURCES = {
@@ -52,45 +43,18 @@ def _status(code, reason, message):
             "reason": reason, "code": code}
 
 
-class RacingApi:
+class RacingApi(FakeK8sApi):
     """Every collection is empty except the pods: the first pod list has one pod, which a read still finds but whose
     delete answers 404 (the garbage collector was faster); later lists are empty. Requests are recorded."""
 
     def __init__(self):
+        super().__init__()
         self.requests: list[tuple[str, str]] = []
         self.pod_lists = 0
         self.deleted = False
-        api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _answer(self, method):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                path = urlparse(self.path).path
-                api.requests.append((method, path))
-                status, body = api.answer(method, path)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                self._answer("GET")
-
-            def do_DELETE(self):
-                self._answer("DELETE")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def answer(self, method, path):
+    def answer(self, method, path, query):
+        self.requests.append((method, path))
         if path == "/version":
             return 200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0"}
         if path == "/api":
@@ -114,14 +78,6 @@ class RacingApi:
         if method == "GET" and collection and parts[-3] == "namespaces":
             return 200, {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": []}
         return 404, _status(404, "NotFound", path)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 PLAY = """
@@ -148,19 +104,7 @@ PLAY = """
 ])
 def test_a_pod_the_garbage_collector_removed_first_is_not_a_failure(tmp_path, role, role_vars):
     with RacingApi() as api:
-        kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "fake",
-                      "clusters": [{"name": "fake", "cluster": {"server": api.url}}],
-                      "users": [{"name": "fake", "user": {"token": "t"}}],
-                      "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}
-        (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig), encoding="utf-8")
-        (tmp_path / "play.yml").write_text(PLAY, encoding="utf-8")
-        extra = {"role": role, "xray_kubeconfig": str(tmp_path / "kubeconfig"), **role_vars}
-        (tmp_path / "extra.json").write_text(json.dumps(extra), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_")}
-        env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
-                   ANSIBLE_INVENTORY_UNPARSED_WARNING="0", KUBECONFIG=os.devnull, HOME=str(tmp_path), TMPDIR=str(tmp_path))
-        proc = subprocess.run([PLAYBOOK_BIN, "-i", "localhost,", str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'extra.json'}"],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False)
+        proc = run_play(tmp_path, api, PLAY, {"role": role, **role_vars}, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr + str(api.requests)
     assert ("DELETE", f"/api/v1/namespaces/{NS}/pods/gone-already") in api.requests, "\n".join(map(str, api.requests))
     assert api.pod_lists == 2  # listed again after the NotFound, and the second list was empty
