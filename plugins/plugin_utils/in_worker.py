@@ -8,13 +8,14 @@
 Every task of ours talks to an API (Kubernetes, AWS) from the controller, over ``ansible_connection: local``. The
 normal way runs each module as a new Python process (AnsiballZ), which costs 0.7-1.2 s before the module does any work:
 the interpreter, then ``import kubernetes`` or a boto3 client. Here the worker that Ansible forks for the task runs the
-module's ``main()`` itself, with the same arguments, and hands the same JSON to the same parser
-(``ActionBase._parse_returned_data``), so the task's result is the one the normal way gives. The client libraries are
+module itself, through ansible-core's own AnsiballZ runner (``_ansiballz._loader.run_module``: the same argument
+encoding, ``runpy`` as ``__main__``, an unhandled exception as the same failed result), and hands the same JSON to the
+same parser (``ActionBase._parse_returned_data``), so the task's result is the one the normal way gives. The client libraries are
 imported once, by the playbook's process, when the strategy first loads the action plugin (``warm``); every worker is
 forked from that process and inherits them.
 
 This is the technique of ansible.netcommon's "direct execution" (``import_modules``), for which ansible-core 2.19
-keeps the module argument and result hooks used here (``basic._ANSIBLE_ARGS``, ``_ANSIBLE_PROFILE``).
+keeps the module hooks (``basic._ANSIBLE_ARGS``, ``_ANSIBLE_PROFILE``) that its runner sets.
 
 The worker runs a module only where the normal way would run it on this machine, with this Python and as this user;
 anything else takes the normal way, unchanged:
@@ -172,7 +173,9 @@ def _run_main(module_fqn, module_args, environment):
 
 
 def _finish(data):
-    """What ActionBase._execute_module does with a parsed result (internal keys out, stdout/stderr lines)."""
+    """What ActionBase._execute_module does with a parsed result: internal keys out, stdout/stderr lines. Not copied:
+    its rename of a top-level ``results`` that is not a list (for dnf; no module run here returns one) and the
+    interpreter discovery facts (no discovery here)."""
     from ansible.vars.clean import remove_internal_keys
 
     data.pop("_ansible_suppress_tmpdir_delete", None)
