@@ -194,7 +194,9 @@ association:
   type: dict
 """
 
+import json
 import traceback
+from urllib.parse import quote
 
 try:
     import botocore
@@ -250,8 +252,34 @@ class Report:
         return not problems
 
 
+class CoreV1:
+    """The two calls of the core/v1 API the doctor makes, on the kubernetes client's own ``ApiClient`` (its request
+    building, authentication, TLS and errors: ``ApiException`` for an answer that is not 2xx), with JSON dicts in and
+    out. Not ``kubernetes.client.CoreV1Api``: importing it builds several hundred pydantic models, 0.5 s of every
+    converge (issue 15), for two requests."""
+
+    def __init__(self, api_client):
+        self.api_client = api_client
+
+    def _call(self, method, path, body=None):
+        client = self.api_client
+        request = client.param_serialize(method, path, header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                                         body=body, auth_settings=["BearerToken"])
+        response = client.call_api(*request)
+        response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException(http_resp=response)  # status, reason and the body (the API server's Status) as the client gives them
+        return json.loads(response.data or b"{}")
+
+    def read_namespaced_service_account(self, name, namespace):
+        return self._call("GET", f"/api/v1/namespaces/{quote(namespace, safe='')}/serviceaccounts/{quote(name, safe='')}")
+
+    def create_namespaced_service_account_token(self, name, namespace, body):
+        return self._call("POST", f"/api/v1/namespaces/{quote(namespace, safe='')}/serviceaccounts/{quote(name, safe='')}/token", body)
+
+
 def core_v1_api(module):
-    """A ``CoreV1Api`` for the configured cluster (tests replace this function)."""
+    """The core/v1 calls (``CoreV1``) for the configured cluster (tests replace this function)."""
     if K8S_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
     kubeconfig = module.params["kubeconfig"]
@@ -270,7 +298,7 @@ def core_v1_api(module):
                 api_client = kubernetes.client.ApiClient()
     except (kubernetes.config.ConfigException, OSError, ValueError, TypeError) as e:
         module.fail_json(msg=f"kubeconfig: cannot load the Kubernetes client configuration: {e}")
-    return kubernetes.client.CoreV1Api(api_client)
+    return CoreV1(api_client)
 
 
 def read_service_account(module, api, namespace, name):
@@ -283,21 +311,20 @@ def read_service_account(module, api, namespace, name):
         module.fail_json(msg=f"Failed to read ServiceAccount {namespace}/{name}: {e.status} {e.reason}")
     except Exception as e:  # pylint: disable=broad-exception-caught  # urllib3's connection errors: one clean sentence
         module.fail_json(msg=api_failure_message(module.params, e, f"Failed to read ServiceAccount {namespace}/{name}"))
-    return {"namespace": namespace, "name": name, "annotations": dict(sa.metadata.annotations or {})}
+    return {"namespace": namespace, "name": name, "annotations": dict((sa.get("metadata") or {}).get("annotations") or {})}
 
 
 def request_token(module, api, namespace, name, audience):
     """A ServiceAccount token from the TokenRequest API (returned to the caller only, never output)."""
-    body = kubernetes.client.AuthenticationV1TokenRequest(
-        spec=kubernetes.client.V1TokenRequestSpec(audiences=[audience], expiration_seconds=module.params["token_expiration"])
-    )
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"audiences": [audience], "expirationSeconds": module.params["token_expiration"]}}
     try:
         response = api.create_namespaced_service_account_token(name, namespace, body)
     except ApiException as e:
         module.fail_json(msg=f"TokenRequest for ServiceAccount {namespace}/{name} failed: {e.status} {e.reason} {e.body or ''}".strip())
     except Exception as e:  # pylint: disable=broad-exception-caught  # urllib3's connection errors: one clean sentence
         module.fail_json(msg=api_failure_message(module.params, e, f"TokenRequest for ServiceAccount {namespace}/{name} failed"))
-    return response.status.token
+    return (response.get("status") or {}).get("token")
 
 
 def get_role(module, iam, role_name):

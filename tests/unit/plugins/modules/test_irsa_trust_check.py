@@ -1,7 +1,7 @@
 """Unit tests for tracing.xray.irsa_trust_check (the IRSA doctor).
 
-AWS: botocore Stubber (requests validated against the IAM and EKS models). Kubernetes: a fake CoreV1Api that
-answers with the kubernetes client's own model objects and mints a JWT whose claims depend on the request
+AWS: botocore Stubber (requests validated against the IAM and EKS models). Kubernetes: a fake of the module's CoreV1
+(JSON dicts in and out, as the API server's) that mints a JWT whose claims depend on the request
 (issuer, ``system:serviceaccount:<ns>:<sa>``, the requested audience), as the API server's TokenRequest does.
 """
 
@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import threading
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from urllib.parse import quote
 
 import irsa_testing
-import kubernetes
 import pytest
 from irsa_testing import ACCOUNT
 from irsa_testing import run_module
@@ -41,9 +43,8 @@ class FakeCoreV1:
         self.minted = []
 
     def add_sa(self, namespace, name, annotations=None):
-        self.service_accounts[(namespace, name)] = kubernetes.client.V1ServiceAccount(
-            metadata=kubernetes.client.V1ObjectMeta(name=name, namespace=namespace, annotations=annotations)
-        )
+        metadata = {"name": name, "namespace": namespace} | ({"annotations": annotations} if annotations is not None else {})
+        self.service_accounts[(namespace, name)] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
 
     def read_namespaced_service_account(self, name, namespace):
         try:
@@ -57,17 +58,16 @@ class FakeCoreV1:
         claims = {
             "iss": self.issuer,
             "sub": f"system:serviceaccount:{namespace}:{name}",
-            "aud": list(body.spec.audiences),
-            "exp": 1900000000 + body.spec.expiration_seconds,
+            "aud": list(body["spec"]["audiences"]),
+            "exp": 1900000000 + body["spec"]["expirationSeconds"],
             "iat": 1900000000,
             "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": "0b1c"}},
         }
         segments = [base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=") for part in ({"alg": "RS256"}, claims)]
         token = ".".join(segments + ["c2lnbmF0dXJlLW5vdC1jaGVja2Vk"])
         self.minted.append(token)
-        return kubernetes.client.AuthenticationV1TokenRequest(
-            spec=body.spec, status=kubernetes.client.V1TokenRequestStatus(token=token, expiration_timestamp=CREATED)
-        )
+        return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": body["spec"],
+                "status": {"token": token, "expirationTimestamp": CREATED.isoformat()}}
 
 
 @pytest.fixture
@@ -140,8 +140,8 @@ def test_passes_for_a_correct_setup_and_never_returns_the_token(aws, k8s, capsys
     assert result["provider_arn"] == PROVIDER
     assert result["claims"]["sub"] == "system:serviceaccount:xray-system:xray-daemon"
     assert result["claims"]["aud"] == ["sts.amazonaws.com"]
-    spec = k8s.token_requests[0].spec
-    assert spec.audiences == ["sts.amazonaws.com"] and spec.expiration_seconds == 600
+    spec = k8s.token_requests[0]["spec"]
+    assert spec == {"audiences": ["sts.amazonaws.com"], "expirationSeconds": 600}
     assert k8s.minted and k8s.minted[0] not in json.dumps(result)
 
 
@@ -215,7 +215,7 @@ def test_audience_comes_from_the_annotation(aws, k8s, capsys):
     expect_provider(aws, client_ids=["custom-aud"])
     result = run_module(irsa_trust_check.main, args(), capsys)
     assert result["passed"] is True, result["problems"]
-    assert k8s.token_requests[0].spec.audiences == ["custom-aud"]
+    assert k8s.token_requests[0]["spec"]["audiences"] == ["custom-aud"]
 
 
 def test_token_from_another_cluster(aws, k8s, capsys):
@@ -363,6 +363,62 @@ def test_core_v1_api_from_kubeconfig_file_and_dict(tmp_path):
     assert api.api_client.configuration.host == "https://127.0.0.1:6443"
     api = irsa_trust_check.core_v1_api(_Params(kubeconfig=KUBECONFIG, context=None))
     assert api.api_client.configuration.host == "https://127.0.0.1:6443"
+
+
+class _CoreApi(BaseHTTPRequestHandler):
+    """A local API server for CoreV1: one ServiceAccount, its TokenRequest, 404 and 403 as the API server sends them."""
+
+    seen = []
+
+    def log_message(self, *_args):
+        pass
+
+    def _send(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self.seen.append(("GET", self.path, self.headers.get("Authorization"), None))
+        if self.path == "/api/v1/namespaces/xray-system/serviceaccounts/xray-daemon":
+            self._send(200, {"kind": "ServiceAccount", "metadata": {"name": "xray-daemon", "annotations": {"a": "b"}}})
+        else:
+            self._send(404, {"kind": "Status", "reason": "NotFound", "code": 404})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.seen.append(("POST", self.path, self.headers.get("Authorization"), body))
+        if self.path.startswith("/api/v1/namespaces/xray-system/serviceaccounts/xray-daemon/token"):
+            self._send(201, {"kind": "TokenRequest", "spec": body["spec"], "status": {"token": "jwt"}})
+        else:
+            self._send(403, {"kind": "Status", "message": "tokenrequests is forbidden", "code": 403})
+
+
+def test_core_v1_calls_the_api_server_with_the_clients_auth_and_json(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CoreApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = json.loads(json.dumps(KUBECONFIG))
+        config["clusters"][0]["cluster"] = {"server": f"http://127.0.0.1:{server.server_address[1]}"}
+        api = irsa_trust_check.core_v1_api(_Params(kubeconfig=config, context=None))
+        assert api.read_namespaced_service_account("xray-daemon", "xray-system")["metadata"]["annotations"] == {"a": "b"}
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"audiences": ["sts.amazonaws.com"]}}
+        assert api.create_namespaced_service_account_token("xray-daemon", "xray-system", body)["status"]["token"] == "jwt"
+        with pytest.raises(ApiException) as missing:
+            api.read_namespaced_service_account("other", "xray-system")
+        assert missing.value.status == 404
+        with pytest.raises(ApiException) as forbidden:
+            api.create_namespaced_service_account_token("other", "xray-system", body)
+        assert forbidden.value.status == 403 and "tokenrequests is forbidden" in forbidden.value.body
+    finally:
+        server.shutdown()
+    assert [(m, p, a) for m, p, a, _ in _CoreApi.seen[:2]] == [
+        ("GET", "/api/v1/namespaces/xray-system/serviceaccounts/xray-daemon", "Bearer t0ken"),
+        ("POST", "/api/v1/namespaces/xray-system/serviceaccounts/xray-daemon/token", "Bearer t0ken")]
+    assert _CoreApi.seen[1][3] == body
 
 
 def test_core_v1_api_reports_a_bad_kubeconfig(tmp_path):
