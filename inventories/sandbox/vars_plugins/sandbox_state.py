@@ -20,6 +20,10 @@ short_description: The local sandbox's sandbox.json as inventory variables of th
 description:
   - Gives C(xray_sandbox_dir) and C(xray_sandbox) (the parsed sandbox.json) to the group C(all) of
     inventories/sandbox; nothing for any other inventory, or when the sandbox is not up.
+# Declared options (the standard stage option) make ansible-core register the plugin's configuration once; without
+# any, it parsed this documentation again each time it looked the plugin up (every variable lookup of every task).
+extends_documentation_fragment:
+  - vars_plugin_staging
 """
 
 import json
