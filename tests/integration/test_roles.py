@@ -334,6 +334,30 @@ def test_cleanup_keeps_a_namespace_with_foreign_objects(play, kube):
         core.delete_namespace(ns)
 
 
+def test_cleanup_names_what_of_ours_is_left_in_a_kept_namespace_and_not_in_a_deleted_one(play, kube):
+    """The final check lists our labelled objects in every namespace still there; a namespace the cleanup deleted and
+    saw gone holds nothing any more, so it is not listed again (issue 15) and its objects went with it."""
+    kept, deleted = f"it-left-{SUFFIX}", f"it-gone-{SUFFIX}"
+    core = kube["core"]
+    ours = {"app.kubernetes.io/managed-by": "tracing.xray"}
+    try:
+        for ns in (kept, deleted):
+            core.create_namespace({"metadata": {"name": ns, "labels": ours}})
+            core.create_namespaced_config_map(ns, {"metadata": {"name": "ours-left", "labels": ours}, "data": {"a": "b"}})
+        core.create_namespaced_config_map(kept, {"metadata": {"name": "not-ours"}, "data": {"a": "b"}})
+        result = play(role_play("cleanup", cleanup_roles=[], cleanup_namespaces=[kept, deleted]), expect_ok=False)
+        assert result.rc != 0
+        assert f"are left: ConfigMap {kept}/ours-left." in result.stdout, result.explain()
+        assert deleted not in result.stdout.split("are left:")[1].split("\n")[0]
+        assert [n.metadata.name for n in core.list_namespace().items if n.metadata.name in (kept, deleted)] == [kept]
+    finally:
+        for ns in (kept, deleted):
+            try:
+                core.delete_namespace(ns)
+            except kubernetes.client.exceptions.ApiException:
+                pass
+
+
 # --- the randomizer's selection, without a cluster ------------------------------------------------
 
 def test_randomizer_candidates_skip_itself_terminating_and_not_running():
