@@ -364,7 +364,7 @@ def find_association(module, eks, cluster_name, namespace, name):
         module.fail_json_aws(e, msg=f"Failed to list the pod identity associations of cluster {cluster_name}")
 
 
-def check_irsa(module, report, result, role, sa, api):
+def check_irsa(module, report, result, role, sa, api, iam):
     params = module.params
     namespace, name = params["namespace"], params["service_account"]
     role_arn = role["Arn"] if role else None
@@ -422,7 +422,6 @@ def check_irsa(module, report, result, role, sa, api):
     evaluation = evaluate_web_identity_trust(role["AssumeRolePolicyDocument"], claims, role_arn, audience=audience)
     provider_arn = evaluation["provider_arn"]
     result["provider_arn"] = provider_arn
-    iam = module.client("iam", retry_decorator=aws_retry())
     provider = get_provider(module, iam, provider_arn)
     if provider is None:
         report.add(
@@ -521,7 +520,7 @@ def main():
         report.add("service_account", [], [f"{namespace}/{name}"])
 
     if params["mode"] == "irsa":
-        check_irsa(module, report, result, role, sa, api)
+        check_irsa(module, report, result, role, sa, api, iam)
     else:
         check_pod_identity(module, report, result, role, sa)
 
