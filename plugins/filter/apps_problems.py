@@ -53,12 +53,13 @@ _value:
   elements: str
 """
 
-import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.filter.core import to_json
+
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import match
 
 DNS1035 = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -66,11 +67,6 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 IMAGE_REF = r"^[^\s]*[^/\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$"
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 _MISSING = object()
-
-
-def _match(pattern, value):
-    """Ansible's ``match`` test: ``re.match`` on the value as text."""
-    return re.match(pattern, to_text(value, errors="surrogate_or_strict")) is not None
 
 
 def _is_sequence(value):
@@ -84,7 +80,7 @@ def _is_sequence(value):
 
 
 def _digits(value):
-    return _match(r"^[0-9]+$", str(value))
+    return match(r"^[0-9]+$", str(value))
 
 
 def _port(value):
@@ -105,10 +101,10 @@ def _entry_problems(entry, where, names, reserved_env):
         if not ok:
             problems.append(f"{where}: {msg}")
 
-    check(isinstance(name, str) and _match(DNS1035, name),
+    check(isinstance(name, str) and match(DNS1035, name),
           f"name must be a DNS-1035 label (lowercase letters, digits and '-', at most 63); got {_json(get('name', _MISSING))}.")
     check(isinstance(image, str) and len(image) > 0, "image is required.")
-    check(not isinstance(image, str) or len(image) == 0 or _match(IMAGE_REF, image),
+    check(not isinstance(image, str) or len(image) == 0 or match(IMAGE_REF, image),
           "image must be pinned with a tag or a digest (repository:tag such as public.ecr.aws/org/app:1.2.3, or "
           f"repository@sha256:<64 hex>), without spaces; got {_json(get('image', _MISSING))}.")
     check(_port(get("port", "")), f"port must be an integer 1-65535; got {_json(get('port', _MISSING))}.")
@@ -126,9 +122,9 @@ def _entry_problems(entry, where, names, reserved_env):
     env_keys = list(env) if isinstance(env, Mapping) else ["<env must be a mapping>"]
     secret_env = get("secret_env", {})
     secret_keys = list(secret_env) if isinstance(secret_env, Mapping) else ["<secret_env must be a mapping>"]
-    bad_env = [key for key in env_keys if not _match(ENV_NAME, key)]
+    bad_env = [key for key in env_keys if not match(ENV_NAME, key)]
     check(not bad_env, f"env names must match {ENV_NAME}; got {to_json(bad_env)}.")
-    bad_secret = [key for key in secret_keys if not _match(ENV_NAME, key)]
+    bad_secret = [key for key in secret_keys if not match(ENV_NAME, key)]
     check(not bad_secret, f"secret_env names must match {ENV_NAME}; got {to_json(bad_secret)}.")
     reserved = [key for key in env_keys + secret_keys if key in reserved_env]
     check(not reserved, f"{', '.join(reserved)} are set by the role (see apps_daemon_address_mode, apps_context_missing, "
@@ -140,10 +136,10 @@ def _entry_problems(entry, where, names, reserved_env):
 
     for field in ("ingress_path", "health_path"):
         value = get(field, "/")
-        check(isinstance(value, str) and _match("^/", value),
+        check(isinstance(value, str) and match("^/", value),
               f"{field} must start with /; got {_json(get(field, _MISSING))}.")
     writable = get("writable_paths", [])
-    writable_ok = _is_sequence(writable) and all(_match("^/", path) for path in writable)
+    writable_ok = _is_sequence(writable) and all(match("^/", path) for path in writable)
     check(writable_ok, f"writable_paths must be absolute paths; got {_json(get('writable_paths', _MISSING))}.")
     resources = get("resources", _MISSING)
     check(resources is _MISSING or (isinstance(resources, Mapping) and "requests" in resources and "limits" in resources),

@@ -42,12 +42,14 @@ _value:
   elements: str
 """
 
-import re
 from collections.abc import Mapping
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.filter.core import to_bool
 from ansible.plugins.filter.core import to_json
+
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import jinja_int
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import match
 
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 IMAGE_REPOSITORY = r"^[^\s:@]+(:[0-9]+/[^\s:@]+)?$"
@@ -60,22 +62,6 @@ ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 ENV_KEYS = ("name", "value", "valueFrom")
 
 
-def _match(pattern, value):
-    """Ansible's ``match`` test: ``re.match`` on the value as text."""
-    return re.match(pattern, to_text(value, errors="surrogate_or_strict")) is not None
-
-
-def _int(value):
-    """Jinja's ``int`` filter: the integer, or 0 when the value is not one."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError, OverflowError):
-            return 0
-
-
 def _empty(value):
     return value is None or (isinstance(value, str) and len(value) == 0)
 
@@ -85,7 +71,7 @@ def _env_entry_ok(entry):
         return False
     name = entry.get("name")
     has_value, has_value_from = "value" in entry, "valueFrom" in entry
-    return (isinstance(name, str) and _match(ENV_NAME, name) and name == name.strip() and has_value != has_value_from
+    return (isinstance(name, str) and match(ENV_NAME, name) and name == name.strip() and has_value != has_value_from
             and (not has_value or isinstance(entry["value"], str))
             and (not has_value_from or isinstance(entry["valueFrom"], Mapping))
             and not set(entry) - set(ENV_KEYS))
@@ -135,38 +121,38 @@ def daemon_problems(variables):
     tag, image, port = get("daemon_image_tag"), get("daemon_image"), get("daemon_port")
     grpc, http = get("daemon_otlp_grpc_port"), get("daemon_otlp_http_port")
     checks = [
-        (len(to_text(tag)) == 0 or _match(IMAGE_TAG, to_text(tag)),
+        (len(to_text(tag)) == 0 or match(IMAGE_TAG, to_text(tag)),
          "daemon_image_tag must be an image tag (1-128 letters, digits, _ . -, not starting with . or -), or empty for the "
          f"flavor's pinned tag; got {to_json(tag)}."),
-        (_empty(image) or (isinstance(image, str) and _match(IMAGE_REPOSITORY, image)),
+        (_empty(image) or (isinstance(image, str) and match(IMAGE_REPOSITORY, image)),
          "daemon_image must be an image repository without tag or digest (the tag goes in daemon_image_tag), or empty for "
          f"the flavor's image; got {to_json(image)}."),
         (not to_bool(get("daemon_otlp_enabled")) or to_bool(get("_daemon_flavor_supports_otlp")),
          f"daemon_otlp_enabled: the {to_text(get('daemon_flavor'))} flavor has no OTLP receiver (the cloudwatch-agent flavor has)."),
-        (all(1 <= _int(p) <= 65535 for p in (grpc, http)) and len({_int(port), _int(grpc), _int(http)}) == 3,
+        (all(1 <= jinja_int(p) <= 65535 for p in (grpc, http)) and len({jinja_int(port), jinja_int(grpc), jinja_int(http)}) == 3,
          "daemon_otlp_grpc_port and daemon_otlp_http_port must be 1-65535 and differ from each other and from daemon_port; "
          f"got {to_text(grpc)}, {to_text(http)} (daemon_port {to_text(port)})."),
-        (_match(REGION, get("daemon_region")),
+        (match(REGION, get("daemon_region")),
          f"daemon_region (or xray_region) is required and must be an AWS region such as eu-west-1; got {to_json(get('daemon_region'))}."),
-        (_match(DNS1123_LABEL, get("daemon_namespace")),
+        (match(DNS1123_LABEL, get("daemon_namespace")),
          f"daemon_namespace must be a DNS-1123 label; got {to_json(get('daemon_namespace'))}."),
-        (all(_match(DNS1035_LABEL, get(name)) for name in ("daemon_name", "daemon_config_map_name", "daemon_service_name",
+        (all(match(DNS1035_LABEL, get(name)) for name in ("daemon_name", "daemon_config_map_name", "daemon_service_name",
                                                            "daemon_service_account_name")),
          "daemon_name, daemon_config_map_name, daemon_service_name and daemon_service_account_name must be DNS-1035 labels."),
-        (1 <= _int(port) <= 65535, f"daemon_port must be 1-65535; got {to_text(port)}."),
-        (_int(get("daemon_buffer_size_mb")) == 0 or _int(get("daemon_buffer_size_mb")) >= 3,
+        (1 <= jinja_int(port) <= 65535, f"daemon_port must be 1-65535; got {to_text(port)}."),
+        (jinja_int(get("daemon_buffer_size_mb")) == 0 or jinja_int(get("daemon_buffer_size_mb")) >= 3,
          f"daemon_buffer_size_mb must be 0 (1% of host memory) or at least 3; got {to_text(get('daemon_buffer_size_mb'))}."),
-        (_int(get("daemon_concurrency")) >= 1, f"daemon_concurrency must be at least 1; got {to_text(get('daemon_concurrency'))}."),
+        (jinja_int(get("daemon_concurrency")) >= 1, f"daemon_concurrency must be at least 1; got {to_text(get('daemon_concurrency'))}."),
         (_resources_ok(get("_daemon_resources")),
          "daemon_resources needs requests.cpu, requests.memory, limits.cpu and limits.memory (or {} for the flavor's); "
          f"got {to_json(get('daemon_resources'))}."),
-        (_empty(get("daemon_role_arn")) or _match(ROLE_ARN, get("daemon_role_arn")),
+        (_empty(get("daemon_role_arn")) or match(ROLE_ARN, get("daemon_role_arn")),
          f"daemon_role_arn must be empty or an IAM role ARN (arn:aws:iam::<account>:role/<name>); got {to_json(get('daemon_role_arn'))}."),
-        (_empty(get("daemon_endpoint")) or _match(URL, get("daemon_endpoint")),
+        (_empty(get("daemon_endpoint")) or match(URL, get("daemon_endpoint")),
          f"daemon_endpoint must be empty or an http(s) URL; got {to_json(get('daemon_endpoint'))}."),
-        (_int(get("daemon_max_unavailable")) >= 1,
+        (jinja_int(get("daemon_max_unavailable")) >= 1,
          f"daemon_max_unavailable must be at least 1; got {to_text(get('daemon_max_unavailable'))}."),
-        (_int(get("daemon_wait_timeout")) >= 1 and _int(get("daemon_wait_delay")) >= 1,
+        (jinja_int(get("daemon_wait_timeout")) >= 1 and jinja_int(get("daemon_wait_delay")) >= 1,
          "daemon_wait_timeout and daemon_wait_delay must be at least 1."),
     ]
     return [message for ok, message in checks if not ok] + _env_problems(get("daemon_env", []))

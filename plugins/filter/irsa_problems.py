@@ -41,11 +41,12 @@ _value:
   elements: str
 """
 
-import re
 from collections.abc import Mapping
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.filter.core import to_json
+
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import match
 
 REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 ISSUER = r"^(https://)?[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s?#]*)?$"
@@ -57,11 +58,6 @@ POLICY = r"^(arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/.+|[A-Za-z0-9+=,.@_-]+)$
 BOUNDARY = r"^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/.+$"
 SUBJECT = r"^system:serviceaccount:[^:]+:[^:]+$"
 THUMBPRINT = r"^[0-9A-Fa-f]{40}$"
-
-
-def _match(pattern, value):
-    """Ansible's ``match`` test: ``re.match`` on the value as text."""
-    return re.match(pattern, to_text(value, errors="surrogate_or_strict")) is not None
 
 
 def _length(value):
@@ -80,31 +76,31 @@ def irsa_problems(variables):
          "irsa_cluster_name (or xray_cluster_name) or irsa_issuer is required: the role needs the cluster's OIDC issuer."),
         (mode != "pod_identity" or len(cluster) > 0,
          "irsa_mode=pod_identity needs irsa_cluster_name (pod identity associations belong to an EKS cluster)."),
-        (len(region) == 0 or _match(REGION, region), f"xray_region must be an AWS region such as eu-west-1; got {to_json(region)}."),
+        (len(region) == 0 or match(REGION, region), f"xray_region must be an AWS region such as eu-west-1; got {to_json(region)}."),
         (len(region) > 0 or (len(issuer) > 0 and mode == "irsa"), "xray_region is required to reach EKS (cluster lookup, pod identity)."),
-        (len(issuer) == 0 or _match(ISSUER, issuer),
+        (len(issuer) == 0 or match(ISSUER, issuer),
          "irsa_issuer must be an https URL such as https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE (https:// optional, "
          f"http not allowed); got {to_json(issuer)}."),
-        (_match(DNS1123_LABEL, get("irsa_namespace")),
+        (match(DNS1123_LABEL, get("irsa_namespace")),
          f"irsa_namespace (or xray_namespace) must be a DNS-1123 label; got {to_json(get('irsa_namespace'))}."),
-        (_match(DNS1123_SUBDOMAIN, get("irsa_service_account_name")),
+        (match(DNS1123_SUBDOMAIN, get("irsa_service_account_name")),
          f"irsa_service_account_name must be a DNS-1123 subdomain; got {to_json(get('irsa_service_account_name'))}."),
-        (_match(ROLE_NAME, get("irsa_role_name")),
+        (match(ROLE_NAME, get("irsa_role_name")),
          f"irsa_role_name must be 1-64 characters of letters, digits and +=,.@_-; got {to_json(get('irsa_role_name'))}."),
-        (_match(ROLE_PATH, get("irsa_role_path")) and _length(get("irsa_role_path")) <= 512,
+        (match(ROLE_PATH, get("irsa_role_path")) and _length(get("irsa_role_path")) <= 512,
          f"irsa_role_path must start and end with / (e.g. / or /xray/); got {to_json(get('irsa_role_path'))}."),
-        (all(_match(POLICY, to_text(name)) for name in get("_irsa_policy_names") or []),
+        (all(match(POLICY, to_text(name)) for name in get("_irsa_policy_names") or []),
          "irsa_managed_policy_arns entries must be IAM policy ARNs or AWS managed policy names; "
          f"got {to_json(get('irsa_managed_policy_arns'))}."),
-        (_length(get("irsa_permissions_boundary")) == 0 or _match(BOUNDARY, get("irsa_permissions_boundary")),
+        (_length(get("irsa_permissions_boundary")) == 0 or match(BOUNDARY, get("irsa_permissions_boundary")),
          f"irsa_permissions_boundary must be empty or a managed policy ARN; got {to_json(get('irsa_permissions_boundary'))}."),
-        (_length(get("irsa_subject_pattern")) == 0 or _match(SUBJECT, get("irsa_subject_pattern")),
+        (_length(get("irsa_subject_pattern")) == 0 or match(SUBJECT, get("irsa_subject_pattern")),
          "irsa_subject_pattern must be empty or system:serviceaccount:<namespace pattern>:<name pattern>; "
          f"got {to_json(get('irsa_subject_pattern'))}."),
         (_length(get("irsa_audience")) > 0, "irsa_audience must not be empty (EKS tokens for IRSA use sts.amazonaws.com)."),
         (isinstance(tags, Mapping) and tags.get("managed-by", "tracing.xray") == "tracing.xray",
          "irsa_tags must be a mapping and must not set managed-by (the role sets managed-by=tracing.xray)."),
-        (all(_match(THUMBPRINT, thumbprint) for thumbprint in thumbprints) and len(thumbprints) <= 5,
+        (all(match(THUMBPRINT, thumbprint) for thumbprint in thumbprints) and len(thumbprints) <= 5,
          f"irsa_oidc_thumbprints must hold at most 5 SHA-1 thumbprints (40 hex digits); got {to_json(get('irsa_oidc_thumbprints'))}."),
     ]
     return [message for ok, message in checks if not ok]
