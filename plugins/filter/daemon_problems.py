@@ -60,6 +60,7 @@ ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+"
 URL = r"^https?://[^\s]+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 ENV_KEYS = ("name", "value", "valueFrom")
+OBJECT_NAMES = ("daemon_name", "daemon_config_map_name", "daemon_service_name", "daemon_service_account_name")
 
 
 def _empty(value):
@@ -136,8 +137,7 @@ def daemon_problems(variables):
          f"daemon_region (or xray_region) is required and must be an AWS region such as eu-west-1; got {to_json(get('daemon_region'))}."),
         (match(DNS1123_LABEL, get("daemon_namespace")),
          f"daemon_namespace must be a DNS-1123 label; got {to_json(get('daemon_namespace'))}."),
-        (all(match(DNS1035_LABEL, get(name)) for name in ("daemon_name", "daemon_config_map_name", "daemon_service_name",
-                                                           "daemon_service_account_name")),
+        (all(match(DNS1035_LABEL, get(name)) for name in OBJECT_NAMES),
          "daemon_name, daemon_config_map_name, daemon_service_name and daemon_service_account_name must be DNS-1035 labels."),
         (1 <= jinja_int(port) <= 65535, f"daemon_port must be 1-65535; got {to_text(port)}."),
         (jinja_int(get("daemon_buffer_size_mb")) == 0 or jinja_int(get("daemon_buffer_size_mb")) >= 3,
