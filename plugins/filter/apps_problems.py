@@ -56,6 +56,7 @@ _value:
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.datatag import native_type_name
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.filter.core import to_json
 
@@ -127,12 +128,12 @@ def _entry_problems(entry, where, names, reserved_env):
     bad_secret = [key for key in secret_keys if not match(ENV_NAME, key)]
     check(not bad_secret, f"secret_env names must match {ENV_NAME}; got {to_json(bad_secret)}.")
     reserved = [key for key in env_keys + secret_keys if key in reserved_env]
-    check(not reserved, f"{', '.join(reserved)} are set by the role (see apps_daemon_address_mode, apps_context_missing, "
+    check(not reserved, f"{', '.join(map(to_text, reserved))} are set by the role (see apps_daemon_address_mode, apps_context_missing, "
                         "tracing_name, calls); remove them from env/secret_env.")
     both = [key for key in env_keys if key in secret_keys]
-    check(not both, f"{', '.join(both)} appear in both env and secret_env.")
+    check(not both, f"{', '.join(map(to_text, both))} appear in both env and secret_env.")
     empty = [key for key, value in secret_env.items() if not value] if isinstance(secret_env, Mapping) else []
-    check(not empty, f"secret_env values must not be empty: {', '.join(empty)}.")
+    check(not empty, f"secret_env values must not be empty: {', '.join(map(to_text, empty))}.")
 
     for field in ("ingress_path", "health_path"):
         value = get(field, "/")
@@ -154,13 +155,13 @@ def _entry_problems(entry, where, names, reserved_env):
 def apps_problems(services, preset=None, reserved_env=()):
     """Every problem of the service entries (list of messages, empty when they are good)."""
     if not isinstance(services, list):
-        raise AnsibleFilterError(f"apps_problems: expects the list of service entries, got {type(services).__name__}")
+        raise AnsibleFilterError(f"apps_problems: expects the list of service entries, got {native_type_name(services)}")
     names = [entry.get("name", "") if isinstance(entry, Mapping) else "" for entry in services]
     problems = []
     for index, entry in enumerate(services):
         where = f"apps_services[{index}]" if preset is None else f"preset {preset} entry {index}"
         if not isinstance(entry, Mapping):
-            problems.append(f"{where}: must be a mapping with name, image and port; got a {type(entry).__name__}.")
+            problems.append(f"{where}: must be a mapping with name, image and port; got a {native_type_name(entry)}.")
             continue
         problems.extend(_entry_problems(entry, where, names, list(reserved_env or ())))
     return problems

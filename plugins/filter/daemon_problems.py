@@ -45,6 +45,7 @@ _value:
 from collections.abc import Mapping
 
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.datatag import native_type_name
 from ansible.plugins.filter.core import to_bool
 from ansible.plugins.filter.core import to_json
 
@@ -64,7 +65,8 @@ OBJECT_NAMES = ("daemon_name", "daemon_config_map_name", "daemon_service_name", 
 
 
 def _empty(value):
-    return value is None or (isinstance(value, str) and len(value) == 0)
+    """An empty string; null is not empty (it fails the check with "got null", before any change)."""
+    return isinstance(value, str) and len(value) == 0
 
 
 def _env_entry_ok(entry):
@@ -87,7 +89,7 @@ def _env_problems(env):
     is_list = isinstance(env, (list, tuple))
     problems = []
     if not is_list:
-        kind = "dict" if isinstance(env, Mapping) else "string" if isinstance(env, str) else type(env).__name__
+        kind = "dict" if isinstance(env, Mapping) else "string" if isinstance(env, str) else native_type_name(env)
         problems.append("daemon_env must be a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); "
                         f"got a {kind}.")
     entries = list(env) if is_list else []

@@ -60,15 +60,24 @@ SUBJECT = r"^system:serviceaccount:[^:]+:[^:]+$"
 THUMBPRINT = r"^[0-9A-Fa-f]{40}$"
 
 
-def _length(value):
-    return len(value) if value is not None else 0
+# Inputs that must be strings (empty for "none"), by the name a user sets them with.
+STRINGS = (("irsa_cluster_name", "irsa_cluster_name"), ("irsa_issuer", "irsa_issuer"), ("_irsa_region", "xray_region"),
+           ("irsa_permissions_boundary", "irsa_permissions_boundary"), ("irsa_subject_pattern", "irsa_subject_pattern"),
+           ("irsa_audience", "irsa_audience"))
 
 
 def irsa_problems(variables):
     """Every problem of the irsa role's inputs (list of messages, empty when they are good)."""
+    # null where a string is expected: named here, before any change (the role's tasks take the length of these).
+    not_strings = [f"{shown} must be a string (empty for none); got {to_json(variables.get(key))}."
+                   for key, shown in STRINGS if not isinstance(variables.get(key), str)]
     get = variables.get
-    cluster, issuer, mode = get("irsa_cluster_name") or "", get("irsa_issuer") or "", get("irsa_mode")
-    region = get("_irsa_region") or ""
+
+    def text(key):
+        value = variables.get(key)
+        return value if isinstance(value, str) else ""
+
+    cluster, issuer, mode, region = text("irsa_cluster_name"), text("irsa_issuer"), get("irsa_mode"), text("_irsa_region")
     tags = get("irsa_tags")
     thumbprints = get("irsa_oidc_thumbprints") or []
     checks = [
@@ -87,23 +96,23 @@ def irsa_problems(variables):
          f"irsa_service_account_name must be a DNS-1123 subdomain; got {to_json(get('irsa_service_account_name'))}."),
         (match(ROLE_NAME, get("irsa_role_name")),
          f"irsa_role_name must be 1-64 characters of letters, digits and +=,.@_-; got {to_json(get('irsa_role_name'))}."),
-        (match(ROLE_PATH, get("irsa_role_path")) and _length(get("irsa_role_path")) <= 512,
+        (match(ROLE_PATH, get("irsa_role_path")) and len(to_text(get("irsa_role_path"))) <= 512,
          f"irsa_role_path must start and end with / (e.g. / or /xray/); got {to_json(get('irsa_role_path'))}."),
         (all(match(POLICY, to_text(name)) for name in get("_irsa_policy_names") or []),
          "irsa_managed_policy_arns entries must be IAM policy ARNs or AWS managed policy names; "
          f"got {to_json(get('irsa_managed_policy_arns'))}."),
-        (_length(get("irsa_permissions_boundary")) == 0 or match(BOUNDARY, get("irsa_permissions_boundary")),
+        (len(text("irsa_permissions_boundary")) == 0 or match(BOUNDARY, get("irsa_permissions_boundary")),
          f"irsa_permissions_boundary must be empty or a managed policy ARN; got {to_json(get('irsa_permissions_boundary'))}."),
-        (_length(get("irsa_subject_pattern")) == 0 or match(SUBJECT, get("irsa_subject_pattern")),
+        (len(text("irsa_subject_pattern")) == 0 or match(SUBJECT, get("irsa_subject_pattern")),
          "irsa_subject_pattern must be empty or system:serviceaccount:<namespace pattern>:<name pattern>; "
          f"got {to_json(get('irsa_subject_pattern'))}."),
-        (_length(get("irsa_audience")) > 0, "irsa_audience must not be empty (EKS tokens for IRSA use sts.amazonaws.com)."),
+        (len(text("irsa_audience")) > 0 or get("irsa_audience") is None, "irsa_audience must not be empty (EKS tokens for IRSA use sts.amazonaws.com)."),
         (isinstance(tags, Mapping) and tags.get("managed-by", "tracing.xray") == "tracing.xray",
          "irsa_tags must be a mapping and must not set managed-by (the role sets managed-by=tracing.xray)."),
         (all(match(THUMBPRINT, thumbprint) for thumbprint in thumbprints) and len(thumbprints) <= 5,
          f"irsa_oidc_thumbprints must hold at most 5 SHA-1 thumbprints (40 hex digits); got {to_json(get('irsa_oidc_thumbprints'))}."),
     ]
-    return [message for ok, message in checks if not ok]
+    return not_strings + [message for ok, message in checks if not ok]
 
 
 class FilterModule:

@@ -86,6 +86,15 @@ def test_several_problems_of_one_entry_are_all_reported_in_order():
 
 
 def test_an_entry_that_is_not_a_mapping_and_input_that_is_not_a_list():
-    assert apps_problems(["web"]) == ["apps_services[0]: must be a mapping with name, image and port; got a str."]
+    from ansible._internal._datatag._tags import Origin
+
+    assert apps_problems([Origin(path="/vars.yml").tag("web")]) == [
+        "apps_services[0]: must be a mapping with name, image and port; got a str."]
     with pytest.raises(AnsibleFilterError, match="expects the list of service entries"):
         apps_problems({"name": "a"})
+
+
+def test_keys_that_are_not_strings_are_shown_not_crashed_on():
+    problems = apps_problems([_svc(env={1: "a"}, secret_env={1: ""})], reserved_env=RESERVED)
+    assert "apps_services[0]: 1 appear in both env and secret_env." in problems
+    assert "apps_services[0]: secret_env values must not be empty: 1." in problems

@@ -76,3 +76,27 @@ def test_aws_region_and_repeated_names_in_env():
 def test_several_problems_come_in_the_order_of_the_checks():
     problems = daemon_problems(GOOD | {"daemon_port": 0, "daemon_concurrency": 0, "daemon_region": "x"})
     assert [p.split(" ")[0] for p in problems] == ["daemon_region", "daemon_port", "daemon_concurrency"]
+
+
+@pytest.mark.parametrize("key", ["daemon_image", "daemon_role_arn", "daemon_endpoint"])
+def test_null_is_not_empty_it_is_refused_before_any_change(key):
+    # The Jinja checks failed on null ("no len()"); an empty-string check that let null through would fail later, in
+    # the manifest template, after the irsa step changed things.
+    (problem,) = daemon_problems(GOOD | {key: None})
+    assert problem.startswith(key) and problem.endswith("got null.")
+
+
+def test_env_names_differing_in_case_are_different_names():
+    # Kubernetes env names are case-sensitive. The Jinja check (`unique`, case-insensitive by default) refused FOO
+    # and foo with an empty "repeated: ." list.
+    env = [{"name": "FOO", "value": "1"}, {"name": "foo", "value": "2"}]
+    assert daemon_problems(GOOD | {"daemon_env": env}) == []
+
+
+def test_a_number_where_env_should_be_a_list_is_named_by_its_plain_type():
+    from ansible._internal._datatag._tags import Origin
+
+    tagged = Origin(path="/inventory/group_vars/all.yml").tag(5)  # what a value read from YAML is in ansible-core 2.19
+    assert type(tagged).__name__ != "int"
+    (problem,) = daemon_problems(GOOD | {"daemon_env": tagged})
+    assert problem.endswith("got a int.")

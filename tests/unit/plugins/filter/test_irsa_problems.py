@@ -51,3 +51,12 @@ def test_one_bad_input_gives_one_message_naming_it(change, message):
 def test_six_thumbprints_are_too_many():
     (problem,) = irsa_problems(GOOD | {"irsa_oidc_thumbprints": ["a" * 40] * 6})
     assert problem.startswith("irsa_oidc_thumbprints must hold at most 5")
+
+
+@pytest.mark.parametrize("key, shown", [("irsa_cluster_name", "irsa_cluster_name"), ("irsa_issuer", "irsa_issuer"),
+                                        ("_irsa_region", "xray_region"), ("irsa_permissions_boundary", "irsa_permissions_boundary"),
+                                        ("irsa_subject_pattern", "irsa_subject_pattern"), ("irsa_audience", "irsa_audience")])
+def test_null_where_a_string_is_expected_is_named_before_any_change(key, shown):
+    # The Jinja checks failed on null with "object of type 'NoneType' has no len()"; the role's tasks take its length.
+    problems = irsa_problems(GOOD | {key: None})
+    assert f"{shown} must be a string (empty for none); got null." in problems
