@@ -60,9 +60,9 @@ from ansible.module_utils.datatag import native_type_name
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.filter.core import to_json
 
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import DNS1035_LABEL
 from ansible_collections.tracing.xray.plugins.plugin_utils.checks import match
 
-DNS1035 = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # "repo" or "repo:" would roll out whatever :latest is today (or an invalid reference): a tag or a digest is required.
 IMAGE_REF = r"^[^\s]*[^/\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$"
@@ -102,7 +102,7 @@ def _entry_problems(entry, where, names, reserved_env):
         if not ok:
             problems.append(f"{where}: {msg}")
 
-    check(isinstance(name, str) and match(DNS1035, name),
+    check(isinstance(name, str) and match(DNS1035_LABEL, name),
           f"name must be a DNS-1035 label (lowercase letters, digits and '-', at most 63); got {_json(get('name', _MISSING))}.")
     check(isinstance(image, str) and len(image) > 0, "image is required.")
     check(not isinstance(image, str) or len(image) == 0 or match(IMAGE_REF, image),

@@ -49,14 +49,14 @@ from ansible.module_utils.datatag import native_type_name
 from ansible.plugins.filter.core import to_bool
 from ansible.plugins.filter.core import to_json
 
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import DNS1035_LABEL
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import DNS1123_LABEL
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import REGION
 from ansible_collections.tracing.xray.plugins.plugin_utils.checks import jinja_int
 from ansible_collections.tracing.xray.plugins.plugin_utils.checks import match
 
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 IMAGE_REPOSITORY = r"^[^\s:@]+(:[0-9]+/[^\s:@]+)?$"
-REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-DNS1035_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+"
 URL = r"^https?://[^\s]+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"

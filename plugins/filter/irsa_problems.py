@@ -46,11 +46,11 @@ from collections.abc import Mapping
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.filter.core import to_json
 
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import DNS1123_LABEL
+from ansible_collections.tracing.xray.plugins.plugin_utils.checks import REGION
 from ansible_collections.tracing.xray.plugins.plugin_utils.checks import match
 
-REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 ISSUER = r"^(https://)?[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s?#]*)?$"
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 ROLE_NAME = r"^[A-Za-z0-9+=,.@_-]{1,64}$"
 ROLE_PATH = r"^/([!-~]*/)?$"

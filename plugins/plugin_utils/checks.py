@@ -13,6 +13,11 @@ import re
 
 from ansible.module_utils.common.text.converters import to_text
 
+# The names and the region every role checks (the same patterns as the roles' remaining Jinja checks).
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+DNS1035_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+
 
 def match(pattern, value):
     """Ansible's ``match`` test: ``re.match`` on the value as text."""

@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - vars_plugin_staging
 """
 
+import copy
 import json
 import os
 
@@ -59,4 +60,4 @@ class VarsModule(BaseVarsPlugin):
             with open(state_file, encoding="utf-8") as handle:
                 _CACHE.clear()
                 _CACHE[key] = json.load(handle)
-        return {"xray_sandbox_dir": state_dir, "xray_sandbox": json.loads(json.dumps(_CACHE[key]))}
+        return {"xray_sandbox_dir": state_dir, "xray_sandbox": copy.deepcopy(_CACHE[key])}
