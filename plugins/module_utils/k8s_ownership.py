@@ -39,6 +39,29 @@ def live_summary(obj):
     return dict(labels=meta.get("labels") or {}, match_labels=selector.get("matchLabels") or {})
 
 
+def namespace_ref(ref):
+    """The reference of the Namespace of a namespaced object ``ref`` (None for a cluster-scoped one)."""
+    if not ref["namespace"]:
+        return None
+    return dict(api_version="v1", kind="Namespace", name=ref["namespace"], namespace="")
+
+
+def missing_required(required, live):
+    """The messages of the required objects that do not exist. ``required`` is a list of ``(ref, msg)``; ``live`` holds
+    the adopt entries of the objects that exist. A namespaced object counts only when its namespace exists: in a
+    namespace that does not exist yet it cannot exist either, and the Namespace is required by an entry of its own
+    when the role may not create it."""
+    missing = []
+    for ref, msg in required:
+        if adopt_entry(ref) in live:
+            continue
+        namespace = namespace_ref(ref)
+        if namespace is not None and adopt_entry(namespace) not in live:
+            continue
+        missing.append(msg)
+    return missing
+
+
 def has_labels(labels, wanted):
     return all((labels or {}).get(key) == value for key, value in (wanted or {}).items())
 

@@ -58,6 +58,26 @@ options:
     type: str
     choices: [fail, report]
     default: fail
+  require:
+    description:
+      - Objects that must exist, each with the message to fail with when it does not. The module reads them (and the
+        namespace of a namespaced one) in the same request batch, after the ownership check.
+      - A namespaced object counts as missing only when its namespace exists; require the Namespace itself with an
+        entry of its own where the role may not create it. All messages of the missing objects are joined into one
+        failure, and nothing is changed (the module only reads).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.3.0
+    suboptions:
+      object:
+        description: The object, given like the items of O(objects).
+        type: dict
+        required: true
+      msg:
+        description: The failure message when the object does not exist; name the variable that decides it.
+        type: str
+        required: true
 attributes:
   check_mode:
     description: Can run in check mode.
@@ -81,6 +101,14 @@ EXAMPLES = r"""
     objects: "{{ manifests }}"
     owner_labels: {app.kubernetes.io/managed-by: tracing.xray, app.kubernetes.io/component: daemon}
     adopt: "{{ xray_adopt | default([]) }}"
+
+- name: The same, and fail when the namespace does not exist
+  tracing.xray.k8s_ownership:
+    objects: "{{ manifests | rejectattr('kind', 'equalto', 'Namespace') | list }}"
+    owner_labels: {app.kubernetes.io/managed-by: tracing.xray}
+    require:
+      - object: {apiVersion: v1, kind: Namespace, metadata: {name: xray-system}}
+        msg: namespace xray-system does not exist and create_namespace is false.
 """
 
 RETURN = r"""
@@ -127,6 +155,8 @@ from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import 
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import describe_foreign
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import live_summary
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import missing_required
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import namespace_ref
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import object_ref
 
 try:
@@ -153,6 +183,8 @@ def main():
         adopt_variable=dict(type="str", default="xray_adopt"),
         read=dict(type="list", elements="dict", default=[]),
         on_foreign=dict(type="str", choices=["fail", "report"], default="fail"),
+        require=dict(type="list", elements="dict", default=[],
+                     options=dict(object=dict(type="dict", required=True), msg=dict(type="str", required=True))),
     )
     argument_spec.update(AUTH_ARG_SPEC)
     module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -165,6 +197,14 @@ def main():
         extra = [object_ref(obj) for obj in params["read"]]
     except ValueError as e:
         module.fail_json(msg=f"read: {e}")
+    try:
+        required = [(object_ref(item["object"]), item["msg"]) for item in params["require"]]
+    except ValueError as e:
+        module.fail_json(msg=f"require: {e}")
+    # the required objects and their namespaces are read with the rest, each object once
+    for ref in [ref for ref, _msg in required] + [namespace_ref(ref) for ref, _msg in required]:
+        if ref is not None and ref not in refs and ref not in extra:
+            extra.append(ref)
     try:
         with first_answer_deadline():
             client = get_api_client(module=module)
@@ -184,6 +224,9 @@ def main():
         if params["on_foreign"] == "fail":
             module.fail_json(msg=message, **result)
         module.warn(message.split("; refusing", maxsplit=1)[0] + "; leaving it in place.")
+    missing = missing_required(required, live)
+    if missing:
+        module.fail_json(msg=" ".join(missing), **result)
     module.exit_json(**result)
 
 

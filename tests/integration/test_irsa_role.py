@@ -325,6 +325,18 @@ def test_foreign_service_account_is_refused(env, run_playbook, names):
     assert not (get_sa(env, ns).metadata.annotations or {})
 
 
+def test_missing_namespace_that_may_not_be_created_fails_before_any_aws_change(env, run_playbook, names):
+    """irsa_create_namespace false and no namespace: the failure names the variable and comes from the ownership read,
+    before the OIDC provider or the role is touched (it used to come after the role was created)."""
+    refused = play(env, run_playbook, SITE, names, irsa_create_namespace=False)
+    assert refused.rc != 0, refused.explain()
+    message = failure_message(refused)
+    assert (f"tracing.xray.irsa: namespace {names['namespace']} does not exist and irsa_create_namespace is false."
+            " Create it first or set irsa_create_namespace: true.") in message, refused.explain()
+    assert refused.changed() == 0, refused.explain()
+    assert get_role(env, names["role"]) is None
+
+
 def test_check_mode_on_a_fresh_cluster_creates_nothing(env, run_playbook, names):
     run = play(env, run_playbook, SITE, names, check=True)
     assert run.rc == 0, run.explain()

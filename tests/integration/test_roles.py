@@ -141,6 +141,46 @@ def test_daemon_rejects_bad_input_before_any_change(play, kube):
     assert ns not in {n.metadata.name for n in kube["core"].list_namespace().items}
 
 
+def _failure(result) -> str:
+    return "\n".join(str(r.get("msg", "")) for r in result.results().values() if r.get("failed"))
+
+
+def test_daemon_and_apps_fail_on_a_namespace_or_service_account_that_must_exist(play, kube):
+    """A namespace the role may not create, and the ServiceAccount the daemon does not create, must exist: the failure
+    names the variable and nothing is applied."""
+    ns = f"it-required-{SUFFIX}"
+    result = play(role_play("daemon", daemon_namespace=ns, daemon_create_namespace=False), expect_ok=False)
+    assert (f"tracing.xray.daemon: namespace {ns} does not exist and daemon_create_namespace is false. Create it first"
+            " (tracing.xray.irsa does) or set daemon_create_namespace: true.") in _failure(result), result.explain()
+    result = play(role_play("apps", apps_namespace=ns, apps_create_namespace=False), expect_ok=False)
+    assert f"tracing.xray.apps: namespace {ns} does not exist and apps_create_namespace is false." in _failure(result), \
+        result.explain()
+    assert ns not in {n.metadata.name for n in kube["core"].list_namespace().items}
+
+    kube["core"].create_namespace(kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=ns)))
+    try:
+        result = play(role_play("daemon", daemon_namespace=ns, daemon_create_namespace=False,
+                                daemon_create_service_account=False, daemon_service_account_name="xray-daemon-it",
+                                daemon_port=TEST_PORT), expect_ok=False)
+        assert (f"tracing.xray.daemon: ServiceAccount {ns}/xray-daemon-it does not exist. Run tracing.xray.irsa first"
+                ) in _failure(result), result.explain()
+        assert result.changed() == 0, result.explain()
+        assert kube["apps"].list_namespaced_daemon_set(ns).items == []
+        assert kube["core"].list_namespaced_config_map(ns, label_selector="app.kubernetes.io/managed-by").items == []
+        # with the ServiceAccount in place the same inputs pass the check (the rollout is not waited for)
+        kube["core"].create_namespaced_service_account(
+            ns, kubernetes.client.V1ServiceAccount(metadata=kubernetes.client.V1ObjectMeta(name="xray-daemon-it")))
+        play(role_play("daemon", daemon_namespace=ns, daemon_create_namespace=False, daemon_create_service_account=False,
+                       daemon_service_account_name="xray-daemon-it", daemon_port=TEST_PORT, daemon_wait=False))
+    finally:
+        play(role_play("cleanup", cleanup_roles=["daemon"], cleanup_namespaces=[ns], xray_namespace=ns))
+        try:
+            kube["core"].delete_namespace(ns)
+        except kubernetes.client.exceptions.ApiException as e:
+            if e.status != 404:
+                raise
+
+
 def test_daemon_config_is_accepted_by_the_real_daemon(play, kube, tmp_path):
     """The cfg.yaml the role renders (with RoleARN and Endpoint) starts the real X-Ray daemon of the sandbox."""
     from sandbox import gobuild  # noqa: PLC0415 - the sandbox's build cache (conftest puts the checkout on sys.path)

@@ -17,7 +17,7 @@ def test_tags_daemon_checks_every_enabled_step_and_runs_only_the_daemon_step(run
     for name in ("tracing.xray.irsa : Check the irsa inputs",
                  "tracing.xray.daemon : Check the daemon inputs before any change",
                  "tracing.xray.groups : Check the declared groups and sampling rules",
-                 "tracing.xray.apps : Check every service entry before any change"):
+                 "tracing.xray.apps : Check the apps inputs before any change"):
         assert name in ran, (name, sorted(ran))
     # The daemon step's present path, through its dynamic include.
     for name in ("tracing.xray.daemon : Render the daemon objects",

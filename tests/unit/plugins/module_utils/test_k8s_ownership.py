@@ -353,3 +353,31 @@ def test_first_answer_deadline_leaves_a_pending_task_timeout_alone():
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# --- require: objects that must exist ------------------------------------------------------------
+
+NS_MSG = "namespace xray does not exist and daemon_create_namespace is false."
+SA_MSG = "ServiceAccount xray/xray-daemon does not exist."
+
+
+def test_missing_required_names_every_missing_object_in_order():
+    required = [(ref("Namespace", "xray", ""), NS_MSG), (ref(), SA_MSG)]
+    assert k8s_ownership.missing_required(required, {"Namespace/xray": {}, "ServiceAccount/xray/xray-daemon": {}}) == []
+    assert k8s_ownership.missing_required(required, {"Namespace/xray": {}}) == [SA_MSG]
+
+
+def test_missing_required_skips_a_namespaced_object_whose_namespace_does_not_exist():
+    # the role creates the namespace, so nothing can exist in it yet; the Namespace has no entry of its own
+    assert k8s_ownership.missing_required([(ref(), SA_MSG)], {}) == []
+    # ... and when the Namespace is required too, only its message is given
+    assert k8s_ownership.missing_required([(ref("Namespace", "xray", ""), NS_MSG), (ref(), SA_MSG)], {}) == [NS_MSG]
+
+
+def test_missing_required_of_a_cluster_scoped_object():
+    assert k8s_ownership.missing_required([(ref("Namespace", "other", ""), NS_MSG)], {"Namespace/xray": {}}) == [NS_MSG]
+
+
+def test_namespace_ref():
+    assert k8s_ownership.namespace_ref(ref()) == ref("Namespace", "xray", "")
+    assert k8s_ownership.namespace_ref(ref("Namespace", "xray", "")) is None
