@@ -205,3 +205,27 @@ def test_warm_puts_what_it_imported_out_of_the_collectors_sight():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_warm_loads_the_collections_filters_in_the_playbooks_process():
+    """A worker forked after warm() finds this collection's filter files imported (the loader loads all of them for
+    any tracing.xray.X filter) instead of executing them again. In a process of its own: the plugin loader's
+    collection finder is process-wide."""
+    import os
+    import subprocess
+    import sys
+
+    collections_root = os.path.join(os.path.dirname(os.path.abspath(__file__)), *[os.pardir] * 4, ".cache", "collections")
+
+    code = """
+import sys
+from ansible.plugins.loader import init_plugin_loader
+init_plugin_loader([sys.argv[1]])
+from ansible_collections.tracing.xray.plugins.plugin_utils import in_worker
+names = ["ansible_collections.tracing.xray.plugins.filter." + n for n in ("pod_problems", "groups_problems", "irsa_trust_policy")]
+before = [n for n in names if n in sys.modules]
+in_worker._warm_jinja_plugins()
+print(before, [n for n in names if n not in sys.modules])
+"""
+    out = subprocess.run([sys.executable, "-c", code, os.path.realpath(collections_root)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []", out.stdout + out.stderr
