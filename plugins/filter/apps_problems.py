@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: apps_problems
 short_description: Problems of the service entries of the tracing.xray.apps role, checked before its first change
-version_added: 0.3.0
+version_added: 0.2.0
 author: tracing.xray maintainers (@tracing-xray)
 description:
   - Takes the list of services the apps role deploys (C(apps_services), or the preset's list) and returns a list of

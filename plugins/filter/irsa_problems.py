@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: irsa_problems
 short_description: Input problems of the tracing.xray.irsa role, checked before its first change
-version_added: 0.3.0
+version_added: 0.2.0
 author: tracing.xray maintainers (@tracing-xray)
 description:
   - Takes the variables of a play (C(vars)) and returns a list of messages, one per problem with the irsa role's inputs

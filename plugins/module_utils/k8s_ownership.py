@@ -46,6 +46,16 @@ def namespace_ref(ref):
     return dict(api_version="v1", kind="Namespace", name=ref["namespace"], namespace="")
 
 
+def with_required_reads(objects, extra, required):
+    """``extra`` (the refs read besides ``objects``) with the ``required`` refs and the namespaces of the namespaced ones
+    added, so that each object is read once."""
+    out = list(extra)
+    for ref in list(required) + [namespace_ref(ref) for ref in required]:
+        if ref is not None and ref not in objects and ref not in out:
+            out.append(ref)
+    return out
+
+
 def missing_required(required, live):
     """The messages of the required objects that do not exist. ``required`` is a list of ``(ref, msg)``; ``live`` holds
     the adopt entries of the objects that exist. A namespaced object counts only when its namespace exists: in a

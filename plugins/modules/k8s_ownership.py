@@ -61,14 +61,14 @@ options:
   require:
     description:
       - Objects that must exist, each with the message to fail with when it does not. The module reads them (and the
-        namespace of a namespaced one) in the same request batch, after the ownership check.
+        namespace of a namespaced one) with the other objects, and fails on the missing ones after the ownership check.
       - A namespaced object counts as missing only when its namespace exists; require the Namespace itself with an
         entry of its own where the role may not create it. All messages of the missing objects are joined into one
         failure, and nothing is changed (the module only reads).
     type: list
     elements: dict
     default: []
-    version_added: 0.3.0
+    version_added: 0.2.0
     suboptions:
       object:
         description: The object, given like the items of O(objects).
@@ -135,8 +135,9 @@ owned:
   type: int
 live:
   description:
-    - Every object of O(objects) and O(read) that exists, keyed by its O(adopt) entry (C(<Kind>/<namespace>/<name>) or
-      C(<Kind>/<name>)). Only labels and the selector, never the rest of the object (a Secret's data stays out).
+    - Every object of O(objects), O(read) and O(require) (and the namespace of a required namespaced object) that
+      exists, keyed by its O(adopt) entry (C(<Kind>/<namespace>/<name>) or C(<Kind>/<name>)). Only labels and the
+      selector, never the rest of the object (a Secret's data stays out).
   returned: always
   type: dict
   sample: {"Namespace/xray": {"labels": {"app.kubernetes.io/managed-by": "tracing.xray"}, "match_labels": {}}}
@@ -156,7 +157,7 @@ from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import 
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import live_summary
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import missing_required
-from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import namespace_ref
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import with_required_reads
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import object_ref
 
 try:
@@ -201,10 +202,7 @@ def main():
         required = [(object_ref(item["object"]), item["msg"]) for item in params["require"]]
     except ValueError as e:
         module.fail_json(msg=f"require: {e}")
-    # the required objects and their namespaces are read with the rest, each object once
-    for ref in [ref for ref, _msg in required] + [namespace_ref(ref) for ref, _msg in required]:
-        if ref is not None and ref not in refs and ref not in extra:
-            extra.append(ref)
+    extra = with_required_reads(refs, extra, [ref for ref, _msg in required])
     try:
         with first_answer_deadline():
             client = get_api_client(module=module)

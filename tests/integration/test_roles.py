@@ -149,7 +149,8 @@ def test_daemon_and_apps_fail_on_a_namespace_or_service_account_that_must_exist(
     """A namespace the role may not create, and the ServiceAccount the daemon does not create, must exist: the failure
     names the variable and nothing is applied."""
     ns = f"it-required-{SUFFIX}"
-    result = play(role_play("daemon", daemon_namespace=ns, daemon_create_namespace=False), expect_ok=False)
+    result = play(role_play("daemon", daemon_namespace=ns, daemon_create_namespace=False, daemon_port=TEST_PORT),
+                  expect_ok=False)
     assert (f"tracing.xray.daemon: namespace {ns} does not exist and daemon_create_namespace is false. Create it first"
             " (tracing.xray.irsa does) or set daemon_create_namespace: true.") in _failure(result), result.explain()
     result = play(role_play("apps", apps_namespace=ns, apps_create_namespace=False), expect_ok=False)

@@ -4,6 +4,7 @@ checked, the selected step runs its whole present path, and no other step runs. 
 
 from __future__ import annotations
 
+import json
 import os
 
 
@@ -29,3 +30,26 @@ def test_tags_daemon_checks_every_enabled_step_and_runs_only_the_daemon_step(run
                     and "inputs" not in name and "Check" not in name and "Validating arguments" not in name
                     and "Read the X-Ray" not in name)
     assert others == [], others
+
+
+def test_each_import_of_site_yml_runs_its_own_steps(run_playbook, repo, sandbox):
+    """site.yml sets the step switches as a fact, which outlives its play: a second import in the same run (site, then
+    verify) must still run the steps its own variables switch on. Check mode, only the groups step (nothing to read
+    or change with no groups declared), switched off in the first import and on in the second."""
+    del sandbox
+    site = os.path.join(repo, "playbooks", "site.yml")
+    off = {"xray_irsa_enabled": False, "xray_daemon_enabled": False, "xray_apps_enabled": False}
+    text = json.dumps([{"import_playbook": site, "vars": {**off, "xray_groups_enabled": False}},
+                       {"import_playbook": site, "vars": {**off, "xray_groups_enabled": True}}])
+    run = run_playbook(text + "\n", inventory=os.path.join(repo, "inventories", "sandbox"), check=True)
+    assert run.rc == 0, run.explain()
+    plays = run.data["plays"]
+    assert len(plays) == 2, run.explain()
+
+    def ran(play):
+        return {t["task"]["name"] for t in play["tasks"]
+                if not all(result.get("skipped") for result in t["hosts"].values())}
+
+    step = "tracing.xray.groups : Apply the declared groups and sampling rules, or remove the ones we own (groups_state)"
+    assert step not in ran(plays[0]), sorted(ran(plays[0]))
+    assert step in ran(plays[1]), sorted(ran(plays[1]))

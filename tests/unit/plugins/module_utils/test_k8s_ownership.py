@@ -381,3 +381,19 @@ def test_missing_required_of_a_cluster_scoped_object():
 def test_namespace_ref():
     assert k8s_ownership.namespace_ref(ref()) == ref("Namespace", "xray", "")
     assert k8s_ownership.namespace_ref(ref("Namespace", "xray", "")) is None
+
+
+def test_missing_required_keeps_the_order_of_several_messages():
+    other = ref(name="other")
+    required = [(ref("Namespace", "xray", ""), NS_MSG), (ref(), SA_MSG), (other, "other missing.")]
+    assert k8s_ownership.missing_required(required, {"Namespace/xray": {}}) == [SA_MSG, "other missing."]
+
+
+def test_with_required_reads_reads_each_object_once():
+    namespace = ref("Namespace", "xray", "")
+    objects = [ref()]  # the ServiceAccount is applied, so it is read as one of the objects
+    extra = [namespace]  # the namespace is read anyway
+    required = [ref(), namespace, ref("ConfigMap", "cfg", "other")]
+    assert k8s_ownership.with_required_reads(objects, extra, required) == [
+        namespace, ref("ConfigMap", "cfg", "other"), ref("Namespace", "other", "")]
+    assert extra == [namespace]  # not changed in place
