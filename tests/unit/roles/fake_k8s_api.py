@@ -64,6 +64,57 @@ class FakeK8sApi:
         self.server.server_close()
 
 
+def resource_list(group_version, resources, cluster_scoped=()):
+    """An APIResourceList of ``resources`` (plural, Kind) pairs; those named in ``cluster_scoped`` are not namespaced."""
+    return {"kind": "APIResourceList", "groupVersion": group_version, "resources": [
+        {"name": name, "singularName": "", "namespaced": name not in cluster_scoped, "kind": kind,
+         "verbs": ["get", "list", "delete", "deletecollection"]}
+        for name, kind in resources]}
+
+
+def api_groups(resources):
+    """The APIGroupList of a ``{path: (group_version, resources)}`` map (its /apis/... entries)."""
+    groups = []
+    for path, (group_version, *_) in resources.items():
+        if path.startswith("/apis/"):
+            name, version = group_version.split("/")
+            entry = {"groupVersion": group_version, "version": version}
+            groups.append({"name": name, "versions": [entry], "preferredVersion": entry})
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def discovery_answer(path, resources):
+    """``(status, body)`` for a discovery request (/version, /api, /apis, or a group version of the
+    ``{path: (group_version, resources[, cluster_scoped])}`` map), or None for any other path."""
+    if path == "/version":
+        return 200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0"}
+    if path == "/api":
+        return 200, {"kind": "APIVersions", "versions": ["v1"]}
+    if path == "/apis":
+        return 200, api_groups(resources)
+    if path in resources:
+        return 200, resource_list(*resources[path])
+    return None
+
+
+def status(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}
+
+
+def role_play(role, tasks_from=None):
+    """A play on localhost that includes ``tracing.xray.<role>`` (its ``tasks_from`` file, if given), with the
+    Kubernetes connection of this collection's and kubernetes.core's modules pointed at ``xray_kubeconfig``."""
+    include = f"        name: {role}\n" + (f"        tasks_from: {tasks_from}\n" if tasks_from else "")
+    return ("- name: One role against the fake API\n"
+            "  hosts: localhost\n  connection: local\n  gather_facts: false\n"
+            "  vars:\n    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
+            "  module_defaults:\n"
+            "    group/tracing.xray.k8s:\n      kubeconfig: \"{{ xray_kubeconfig }}\"\n"
+            "    group/kubernetes.core.k8s:\n      kubeconfig: \"{{ xray_kubeconfig }}\"\n"
+            "  tasks:\n    - name: The role\n      ansible.builtin.include_role:\n" + include)
+
+
 def run_play(tmp_path, api, play, extra, timeout):
     """Run ``play`` (YAML text) on localhost with ``extra`` vars and ``xray_kubeconfig`` pointing at ``api``; no other
     Kubernetes configuration of this machine reaches it."""

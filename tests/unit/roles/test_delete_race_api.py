@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 from fake_k8s_api import FakeK8sApi
+from fake_k8s_api import discovery_answer
+from fake_k8s_api import role_play
 from fake_k8s_api import run_play
+from fake_k8s_api import status
 
 
 NS = "it-race"
@@ -20,27 +23,6 @@ RESOURCES = {
     "/apis/networking.k8s.io/v1": ("networking.k8s.io/v1", [("ingresses", "Ingress")]),
     "/apis/rbac.authorization.k8s.io/v1": ("rbac.authorization.k8s.io/v1", [("roles", "Role"), ("rolebindings", "RoleBinding")]),
 }
-
-
-def _resource_list(group_version, resources):
-    return {"kind": "APIResourceList", "groupVersion": group_version, "resources": [
-        {"name": name, "singularName": "", "namespaced": True, "kind": kind, "verbs": ["get", "list", "delete", "deletecollection"]}
-        for name, kind in resources]}
-
-
-def _groups():
-    groups = []
-    for path, (group_version, _) in RESOURCES.items():
-        if path.startswith("/apis/"):
-            name, version = group_version.split("/")
-            entry = {"groupVersion": group_version, "version": version}
-            groups.append({"name": name, "versions": [entry], "preferredVersion": entry})
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-
-
-def _status(code, reason, message):
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
 
 
 class RacingApi(FakeK8sApi):
@@ -55,14 +37,8 @@ class RacingApi(FakeK8sApi):
 
     def answer(self, method, path, query):
         self.requests.append((method, path))
-        if path == "/version":
-            return 200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0"}
-        if path == "/api":
-            return 200, {"kind": "APIVersions", "versions": ["v1"]}
-        if path == "/apis":
-            return 200, _groups()
-        if path in RESOURCES:
-            return 200, _resource_list(*RESOURCES[path])
+        if (answer := discovery_answer(path, RESOURCES)) is not None:
+            return answer
         if method == "GET" and path == f"/api/v1/namespaces/{NS}/pods":
             self.pod_lists += 1
             items = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "gone-already", "namespace": NS}}] \
@@ -72,30 +48,15 @@ class RacingApi(FakeK8sApi):
             if method == "GET" and not self.deleted:  # kubernetes.core reads the pod before it deletes it
                 return 200, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "gone-already", "namespace": NS}}
             self.deleted = True  # between that read and this delete, the garbage collector removed it
-            return 404, _status(404, "NotFound", 'pods "gone-already" not found')
+            return 404, status(404, "NotFound", 'pods "gone-already" not found')
         parts = path.strip("/").split("/")
         collection = (parts[:2] == ["api", "v1"] and len(parts) == 5) or (parts[0] == "apis" and len(parts) == 6)
         if method == "GET" and collection and parts[-3] == "namespaces":
             return 200, {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": []}
-        return 404, _status(404, "NotFound", path)
+        return 404, status(404, "NotFound", path)
 
 
-PLAY = """
-- name: A role's absent path
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  module_defaults:
-    group/tracing.xray.k8s:
-      kubeconfig: "{{ xray_kubeconfig }}"
-  tasks:
-    - name: The absent path
-      ansible.builtin.include_role:
-        name: tracing.xray.{{ role }}
-        tasks_from: absent.yml
-"""
+PLAY = role_play("tracing.xray.{{ role }}", tasks_from="absent.yml")
 
 
 @pytest.mark.parametrize(("role", "role_vars"), [
