@@ -157,8 +157,8 @@ from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import 
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import foreign_message
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import live_summary
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import missing_required
-from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import with_required_reads
 from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import object_ref
+from ansible_collections.tracing.xray.plugins.module_utils.k8s_ownership import with_required_reads
 
 try:
     from kubernetes.dynamic.exceptions import NotFoundError

@@ -138,6 +138,10 @@ class PlaybookRun:
     def failed(self) -> int:
         return sum(s.get("failures", 0) + s.get("unreachable", 0) for s in self.stats.values())
 
+    def failure_message(self) -> str:
+        """The ``msg`` of every failed task (one per line)."""
+        return "\n".join(str(r.get("msg", "")) for r in self.results().values() if r.get("failed"))
+
     def warnings(self) -> list[str]:
         """Every warning a task of the run returned (module warnings such as "left in place")."""
         found = []

@@ -51,9 +51,6 @@ def teardown(play, ns):
     return play(role_play("cleanup", cleanup_roles=["daemon"], cleanup_namespaces=[ns], xray_namespace=ns))
 
 
-def failure_message(run) -> str:
-    return "\n".join(str(r.get("msg", "")) for r in run.results().values() if r.get("failed"))
-
 
 def assert_rolled_out(kube, ns, flavor):
     ds = kube["apps"].read_namespaced_daemon_set("xray-daemon", ns)
@@ -185,7 +182,7 @@ def test_foreign_collector_on_2000_stops_site_before_any_change(play, kube, repo
             "xray_namespace": ns, "irsa_role_name": role, "xray_groups_enabled": False, "xray_apps_enabled": False,
             "xray_verify_enabled": False, "daemon_wait_delay": 1})
         assert run.rc != 0 and run.changed() == 0, run.explain()
-        message = failure_message(run)
+        message = run.failure_message()
         for fragment in (f"DaemonSet {addon_ns}/{name}", image, "2000/UDP", "xray_daemon_enabled: false",
                          "apps_daemon_service_address"):
             assert fragment in message, message or run.explain()

@@ -89,9 +89,6 @@ def task_result(run, suffix):
     raise AssertionError(f"no task named *{suffix} in {list(run.results())}\n{run.explain()}")
 
 
-def failure_message(run) -> str:
-    return "\n".join(str(r.get("msg", "")) for r in run.results().values() if r.get("failed"))
-
 
 def issuer_host(env) -> str:
     return env["sandbox"]["oidc_issuer"].split("://", 1)[1]
@@ -210,7 +207,7 @@ def test_irsa_lifecycle(env, run_playbook, names):
     iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(edited))
     broken = play(env, run_playbook, VERIFY, names)
     assert broken.rc != 0, broken.explain()
-    assert f"trust policy expects namespace default, the ServiceAccount is in {ns}" in failure_message(broken), broken.explain()
+    assert f"trust policy expects namespace default, the ServiceAccount is in {ns}" in broken.failure_message(), broken.explain()
     assert get_role(env, role)["AssumeRolePolicyDocument"] == edited  # the doctor changed nothing
 
     # 5. The role repairs it; the doctor passes again.
@@ -246,7 +243,7 @@ def test_untagged_role_with_the_same_name_is_refused(env, run_playbook, names):
 
     refused = play(env, run_playbook, SITE, names)
     assert refused.rc != 0, refused.explain()
-    message = failure_message(refused)
+    message = refused.failure_message()
     assert f"IAM role '{role}'" in message and "already exists and is not ours" in message and "Nothing was changed" in message
     assert f"'IAMRole/{role}' to xray_adopt" in message and "no tags" in message
     assert refused.changed() == 0, refused.explain()
@@ -277,7 +274,7 @@ def test_missing_policy_on_a_converged_cluster_detaches_nothing(env, run_playboo
     bad = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAcess"
     refused = play(env, run_playbook, SITE, names, irsa_managed_policy_arns=[bad])
     assert refused.rc != 0 and refused.changed() == 0, refused.explain()
-    assert f"managed_policy_arns: {bad} is not a managed policy" in failure_message(refused)
+    assert f"managed_policy_arns: {bad} is not a managed policy" in refused.failure_message()
     assert env["iam"].list_attached_role_policies(RoleName=names["role"])["AttachedPolicies"] == attached
 
 
@@ -307,7 +304,7 @@ def test_same_cluster_name_in_another_region_does_not_take_the_role(env, run_pla
     other = play(env, run_playbook, SITE, names, irsa_issuer="https://oidc.eks.us-east-2.amazonaws.com/id/OTHERCLUSTER",
                  xray_region="us-east-2", irsa_cluster_name="")
     assert other.rc != 0 and other.changed() == 0, other.explain()
-    message = failure_message(other)
+    message = other.failure_message()
     assert f"tracing.xray/region={env['sandbox']['region']}" in message and f"IAMRole/{names['role']}" in message
     assert get_role(env, names["role"])["AssumeRolePolicyDocument"] == before["AssumeRolePolicyDocument"]
 
@@ -318,7 +315,7 @@ def test_foreign_service_account_is_refused(env, run_playbook, names):
     core.create_namespaced_service_account(ns, kubernetes.client.V1ServiceAccount(metadata=kubernetes.client.V1ObjectMeta(name=SA)))
     refused = play(env, run_playbook, SITE, names)
     assert refused.rc != 0, refused.explain()
-    message = failure_message(refused)
+    message = refused.failure_message()
     assert f"ServiceAccount {ns}/{SA} (no labels" in message and "already exists without the labels" in message, message
     assert f"'ServiceAccount/{ns}/{SA}'" in message  # the xray_adopt entry that hands it over
     assert get_role(env, names["role"]) is None  # refused before any AWS change
@@ -330,7 +327,7 @@ def test_missing_namespace_that_may_not_be_created_fails_before_any_aws_change(e
     before the OIDC provider or the role is touched (it used to come after the role was created)."""
     refused = play(env, run_playbook, SITE, names, irsa_create_namespace=False)
     assert refused.rc != 0, refused.explain()
-    message = failure_message(refused)
+    message = refused.failure_message()
     assert (f"tracing.xray.irsa: namespace {names['namespace']} does not exist and irsa_create_namespace is false."
             " Create it first or set irsa_create_namespace: true.") in message, refused.explain()
     assert refused.changed() == 0, refused.explain()
@@ -361,6 +358,6 @@ def test_check_mode_on_a_fresh_cluster_creates_nothing(env, run_playbook, names)
 def test_bad_input_fails_before_any_change(env, run_playbook, names, extra, fragment):
     run = play(env, run_playbook, SITE, names, **extra)
     assert run.rc != 0, run.explain()
-    assert fragment in failure_message(run) + run.stdout, run.explain()
+    assert fragment in run.failure_message() + run.stdout, run.explain()
     assert run.changed() == 0
     assert get_role(env, names["role"]) is None

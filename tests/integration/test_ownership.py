@@ -48,9 +48,6 @@ def namespace(core):
         core.delete_namespace(name)
 
 
-def failure_message(run) -> str:
-    return "\n".join(str(r.get("msg", "")) for r in run.results().values() if r.get("failed"))
-
 
 def foreign_objects(core, ns):
     """A team's ConfigMap and an app's Service, named like the daemon role's."""
@@ -67,7 +64,7 @@ def test_foreign_config_map_and_service_stop_the_daemon_before_any_change(play, 
     daemon = dict(daemon_namespace=ns, daemon_create_service_account=True, daemon_port=PORT, daemon_wait_delay=1)
     refused = play(role_play("daemon", **daemon))
     assert refused.rc != 0 and refused.changed() == 0, refused.explain()
-    message = failure_message(refused)
+    message = refused.failure_message()
     for fragment in (f"ConfigMap {ns}/xray-config (team=payments", f"Service {ns}/xray-service (team=payments",
                      f"'ConfigMap/{ns}/xray-config'", f"'Service/{ns}/xray-service'", "xray_adopt"):
         assert fragment in message, message
@@ -107,7 +104,7 @@ def test_bad_app_entry_fails_site_before_anything_is_created(play, core, sandbox
                                  "apps_preset": "none", "apps_services": [{"name": "Bad_Name", "image": "x"}],
                                  "irsa_role_name": f"xray-it-own-{SUFFIX}"})
     assert run.rc != 0 and run.changed() == 0, run.explain()
-    assert "tracing.xray.apps" in failure_message(run) or "apps_services" in failure_message(run), run.explain()
+    assert "tracing.xray.apps" in run.failure_message() or "apps_services" in run.failure_message(), run.explain()
     names = [n.metadata.name for n in core.list_namespace().items]
     assert ns_d not in names and ns_a not in names
     iam = sandbox_iam(sandbox)

@@ -141,9 +141,6 @@ def test_daemon_rejects_bad_input_before_any_change(play, kube):
     assert ns not in {n.metadata.name for n in kube["core"].list_namespace().items}
 
 
-def _failure(result) -> str:
-    return "\n".join(str(r.get("msg", "")) for r in result.results().values() if r.get("failed"))
-
 
 def test_daemon_and_apps_fail_on_a_namespace_or_service_account_that_must_exist(play, kube):
     """A namespace the role may not create, and the ServiceAccount the daemon does not create, must exist: the failure
@@ -152,9 +149,9 @@ def test_daemon_and_apps_fail_on_a_namespace_or_service_account_that_must_exist(
     result = play(role_play("daemon", daemon_namespace=ns, daemon_create_namespace=False, daemon_port=TEST_PORT),
                   expect_ok=False)
     assert (f"tracing.xray.daemon: namespace {ns} does not exist and daemon_create_namespace is false. Create it first"
-            " (tracing.xray.irsa does) or set daemon_create_namespace: true.") in _failure(result), result.explain()
+            " (tracing.xray.irsa does) or set daemon_create_namespace: true.") in result.failure_message(), result.explain()
     result = play(role_play("apps", apps_namespace=ns, apps_create_namespace=False), expect_ok=False)
-    assert f"tracing.xray.apps: namespace {ns} does not exist and apps_create_namespace is false." in _failure(result), \
+    assert f"tracing.xray.apps: namespace {ns} does not exist and apps_create_namespace is false." in result.failure_message(), \
         result.explain()
     assert ns not in {n.metadata.name for n in kube["core"].list_namespace().items}
 
@@ -164,7 +161,7 @@ def test_daemon_and_apps_fail_on_a_namespace_or_service_account_that_must_exist(
                                 daemon_create_service_account=False, daemon_service_account_name="xray-daemon-it",
                                 daemon_port=TEST_PORT), expect_ok=False)
         assert (f"tracing.xray.daemon: ServiceAccount {ns}/xray-daemon-it does not exist. Run tracing.xray.irsa first"
-                ) in _failure(result), result.explain()
+                ) in result.failure_message(), result.explain()
         assert result.changed() == 0, result.explain()
         assert kube["apps"].list_namespaced_daemon_set(ns).items == []
         assert kube["core"].list_namespaced_config_map(ns, label_selector="app.kubernetes.io/managed-by").items == []
