@@ -13,7 +13,8 @@ Parts:
 - main: a warm-up converge whose objects are read back (the baseline's manifests) and torn down; then BENCH_RUNS times:
   the hand-run baseline (bench/baseline.py: converge, no-op, teardown) and site.yml converge, no-op (changed=0
   asserted), teardown.yml, back to back. AWS requests (the endpoint's access log, moto's recorder) and kube-apiserver
-  requests (apiserver_request_total before/after) per run; the task profile from the json callback.
+  requests (apiserver_request_total before/after) per run; the task profile from the json callback. After each no-op,
+  Ansible's floor: a play of the no-op's task counts whose tasks do nothing (benchlib.floor_playbook).
 - scale: kwok nodes added to the running sandbox (sandbox.py's own create_nodes) up to each size; baseline and
   site.yml converge at each size, the DaemonSet's own rollout time watched from outside.
 - many: a generated inventory of N hosts on the same sandbox (own namespaces, cluster names, role names), forks N,
@@ -414,8 +415,8 @@ def part_main(sb: Sandbox, runs: int, workdir: str, results: dict) -> None:
     results["kube_idle_requests_per_s"] = round(sum(idle.values()), 2)
 
     times: dict[str, list[float]] = {k: [] for k in ("baseline_converge", "baseline_noop", "baseline_teardown",
-                                                      "converge", "noop", "teardown")}
-    calls: dict[str, list[dict]] = {k: [] for k in times}
+                                                      "converge", "noop", "teardown", "floor_noop")}
+    calls: dict[str, list[dict]] = {k: [] for k in times if k != "floor_noop"}
     profiles: dict[str, list[list[dict]]] = {"converge": [], "noop": [], "teardown": []}
     counts: dict[str, list[dict]] = {"converge": [], "noop": [], "teardown": []}
     steps: dict[str, list[dict]] = {"baseline_converge": [], "baseline_noop": [], "baseline_teardown": []}
@@ -458,9 +459,20 @@ def part_main(sb: Sandbox, runs: int, workdir: str, results: dict) -> None:
             counts[key].append({**benchlib.task_count(run["doc"]), **run["stats"],
                                 "task_seconds": round(benchlib.total_task_seconds(profiles[key][-1]), 2)})
             say(f"run {i + 1}/{runs}: {key} {run['seconds']:.2f}s (changed={run['stats']['changed']})")
+            if key == "noop":
+                # Ansible's floor for the same shape, right after the no-op (benchlib.floor_playbook).
+                floor_path = os.path.join(workdir, "floor.yml")
+                if i == 0:
+                    with open(floor_path, "w", encoding="utf-8") as handle:
+                        handle.write(benchlib.floor_playbook(counts["noop"][0]["executed"], counts["noop"][0]["skipped"]))
+                floor = run_playbook(floor_path)
+                require_ok(floor, f"run {i + 1} floor")
+                times["floor_noop"].append(floor["seconds"])
+                say(f"run {i + 1}/{runs}: floor_noop {floor['seconds']:.2f}s (Ansible's floor: the no-op's task counts, tasks that do nothing)")
 
     results["times_s"] = {k: benchlib.summary(v) for k, v in times.items()}
     results.update(benchlib.headline_ratios(times))
+    results.update(benchlib.floor_ratios(times))
     results["baseline_steps_s"] = steps
     results["task_counts"] = counts
     results["api_calls"] = {k: v for k, v in calls.items()}
@@ -588,7 +600,8 @@ def report(results: dict) -> str:
         times = {k: v["values"] for k, v in results["times_s"].items()}
         parts += [f"Runs: {results['runs']}", "", benchlib.times_table(times), "",
                   benchlib.ratios_table({k: results[k] for k in ("converge_ratio", "noop_ratio", "noop_vs_baseline",
-                                                                  "teardown_ratio", "teardown_vs_baseline")}), ""]
+                                                                  "teardown_ratio", "teardown_vs_baseline", "noop_vs_floor",
+                                                                  "floor_vs_baseline") if k in results}), ""]
         counts = results.get("task_counts", {})
         rows = [[k, *(counts[k][0].get(c, "") for c in ("tasks", "executed", "skipped", "module_calls"))]
                 for k in ("converge", "noop", "teardown") if counts.get(k)]

@@ -53,6 +53,28 @@ def headline_ratios(times: dict[str, list[float]]) -> dict:
     }
 
 
+def floor_ratios(times: dict[str, list[float]]) -> dict:
+    """The no-op against Ansible's floor (``floor_noop``: floor_playbook with the no-op's task counts), run by run."""
+    return {
+        "noop_vs_floor": ratio_summary(times["noop"], times["floor_noop"]),
+        "floor_vs_baseline": ratio_summary(times["floor_noop"], times["baseline_noop"]),
+    }
+
+
+def floor_playbook(executed: int, skipped: int) -> str:
+    """Ansible's own floor for a run of this shape: a play on the same inventory with ``executed`` tasks that do nothing
+    (``ansible.builtin.debug``) and ``skipped`` tasks skipped by ``when: false``, no facts. What a no-op of site.yml
+    costs beyond it is the collection's own work (module calls and their API requests, templating, includes)."""
+    if executed < 0 or skipped < 0:
+        raise ValueError("task counts must not be negative")
+    lines = ["---", "- name: Ansible's floor for a run of the same task count", "  hosts: all", "  gather_facts: false", "  tasks:"]
+    lines += [f"    - name: Executed task {i}\n      ansible.builtin.debug:\n        msg: floor" for i in range(executed)]
+    lines += [f"    - name: Skipped task {i}\n      ansible.builtin.debug:\n        msg: floor\n      when: false" for i in range(skipped)]
+    if not executed and not skipped:
+        lines[-1] = "  tasks: []"
+    return "\n".join(lines) + "\n"
+
+
 # --- the table --------------------------------------------------------------------------------------------------------
 
 def _fmt(value, digits: int = 2) -> str:

@@ -7,6 +7,9 @@ import json
 import os
 import sys
 
+import pytest
+import yaml
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchlib  # noqa: E402
@@ -101,3 +104,21 @@ def test_aws_log_and_recorder():
     ]
     counted = benchlib.count_recorded([json.dumps(e) for e in entries] + ["", "not json"])
     assert counted == {"iam:GetRole": 1, "eks:GET /clusters/c": 1, "logs:DescribeResourcePolicies": 1}
+
+
+def test_floor_playbook_has_the_task_counts_and_parses():
+    play = yaml.safe_load(benchlib.floor_playbook(3, 2))[0]
+    assert play["hosts"] == "all" and play["gather_facts"] is False
+    tasks = play["tasks"]
+    assert len(tasks) == 5
+    assert [t.get("when") for t in tasks] == [None, None, None, False, False]
+    assert all(t["ansible.builtin.debug"] == {"msg": "floor"} for t in tasks)
+    assert yaml.safe_load(benchlib.floor_playbook(0, 0))[0]["tasks"] == []
+    with pytest.raises(ValueError):
+        benchlib.floor_playbook(-1, 0)
+
+
+def test_floor_ratios_are_run_by_run():
+    out = benchlib.floor_ratios({"noop": [6.0, 4.0], "floor_noop": [2.0, 2.0], "baseline_noop": [1.0, 0.5]})
+    assert out["noop_vs_floor"]["values"] == [3.0, 2.0]
+    assert out["floor_vs_baseline"]["values"] == [2.0, 4.0]
