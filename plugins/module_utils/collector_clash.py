@@ -41,9 +41,13 @@ def _images(pod_spec):
     return [c.get("image") or "" for c in (pod_spec or {}).get("containers") or []]
 
 
-def find_clashes(daemon_sets, pods, ports, owner_labels):
-    """The collectors among ``daemon_sets`` and bare ``pods`` (dicts as the API returns them) that are not ours
-    (lack any of ``owner_labels``) and hold one of ``ports`` on their nodes; sorted by kind, namespace, name."""
+def find_clashes(daemon_sets, pods, ports, owner_labels, instance=None):
+    """The collectors among ``daemon_sets`` and bare ``pods`` (dicts as the API returns them) that hold one of ``ports``
+    on their nodes and are not ours (lack any of ``owner_labels``); sorted by kind, namespace, name.
+
+    With ``instance`` (``{"namespace": ..., "name": ...}`` of our DaemonSet), only that DaemonSet is skipped: another
+    collector of ours on the same ports (another inventory host on this cluster, or ours before a change of namespace
+    or name) is a clash as well, since our new pods would stay Pending beside it."""
     found = []
     candidates = [("DaemonSet", ds, ((ds.get("spec") or {}).get("template") or {}).get("spec")) for ds in daemon_sets or []]
     # Pods that a controller made (a DaemonSet's, a ReplicaSet's, ...) are counted through that controller, or not at all.
@@ -51,7 +55,9 @@ def find_clashes(daemon_sets, pods, ports, owner_labels):
                    if not (pod.get("metadata") or {}).get("ownerReferences")]
     for kind, obj, spec in candidates:
         meta = obj.get("metadata") or {}
-        if _labels_match(meta.get("labels"), owner_labels):
+        if _labels_match(meta.get("labels"), owner_labels) and (
+                not instance or (kind == "DaemonSet" and meta.get("namespace") == instance.get("namespace")
+                                 and meta.get("name") == instance.get("name"))):
             continue
         held = node_ports(spec, ports)
         if not held:

@@ -14,7 +14,8 @@ short_description: Find collectors that are not ours and already hold our ports 
 description:
   - Lists the DaemonSets of every namespace and the bare pods (pods without an owner) and finds those that hold one of
     O(ports) on their nodes, that is a container port with that C(hostPort), or C(hostNetwork=true) with that
-    C(containerPort). Objects that carry every label of O(owner_labels) are ours and are skipped.
+    C(containerPort). Objects that carry every label of O(owner_labels) are ours and are skipped; with O(instance),
+    only the DaemonSet it names is.
   - With O(on_clash=fail) (the daemon role's pre-check) the module fails, before anything is applied, with a message
     that names each collector (kind, namespace, name, images, ports) and the ways out. With O(on_clash=report) it only
     returns them.
@@ -33,6 +34,24 @@ options:
     description: The labels that mark an object as ours.
     type: dict
     required: true
+  instance:
+    description:
+      - The namespace and name of the collector DaemonSet this run manages.
+      - When given, only that DaemonSet is skipped. Another collector that carries O(owner_labels) and holds the ports
+        is a clash as well, for example the collector of another inventory host on the same cluster, or ours under
+        another namespace or name from an earlier run.
+      - When omitted, every object that carries O(owner_labels) is skipped.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      namespace:
+        description: Namespace of the DaemonSet.
+        type: str
+        required: true
+      name:
+        description: Name of the DaemonSet.
+        type: str
+        required: true
   on_clash:
     description: Fail, or only report, when a collector is found.
     type: str
@@ -64,6 +83,7 @@ EXAMPLES = r"""
   tracing.xray.k8s_hostport_clash:
     ports: [2000]
     owner_labels: {app.kubernetes.io/managed-by: tracing.xray}
+    instance: {namespace: xray-system, name: xray-daemon}
 """
 
 RETURN = r"""
@@ -106,6 +126,7 @@ def main():
     argument_spec = dict(
         ports=dict(type="list", elements="int", required=True),
         owner_labels=dict(type="dict", required=True),
+        instance=dict(type="dict", options=dict(namespace=dict(type="str", required=True), name=dict(type="str", required=True))),
         on_clash=dict(type="str", choices=["fail", "report"], default="fail"),
         service_hint=dict(type="str", default=""),
     )
@@ -122,7 +143,7 @@ def main():
     except Exception as e:  # pylint: disable=broad-exception-caught  # the client raises many kinds; one clean message
         module.fail_json(msg=api_failure_message(module.params, e, "Could not list the DaemonSets and pods from the Kubernetes API server"))
 
-    clashes = find_clashes(daemon_sets, pods, params["ports"], params["owner_labels"])
+    clashes = find_clashes(daemon_sets, pods, params["ports"], params["owner_labels"], params["instance"])
     result = dict(changed=False, clashes=clashes)
     if clashes and params["on_clash"] == "fail":
         module.fail_json(msg=clash_message(clashes, params["ports"], params["service_hint"] or None), **result)

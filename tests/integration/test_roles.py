@@ -111,13 +111,21 @@ def test_daemon_rollout_idempotence_and_checksum_roll(play, kube):
 
 
 def test_daemon_wait_names_the_nodes_without_a_ready_pod(play, kube):
-    """Two daemons on one hostPort: the second cannot be scheduled, and the failure says where and why."""
+    """Two daemons of ours on one hostPort (two inventory hosts on one cluster). The port clash check refuses the
+    second before any change; with the check off, the second cannot be scheduled, and the wait's failure says where
+    and why."""
     ns_a, ns_b = f"it-daemon-a-{SUFFIX}", f"it-daemon-b-{SUFFIX}"
     port = TEST_PORT + 1
     common = dict(daemon_create_service_account=True, daemon_port=port, daemon_wait_delay=1)
     try:
         play(role_play("daemon", daemon_namespace=ns_a, **common))
-        result = play(role_play("daemon", daemon_namespace=ns_b, daemon_name="xray-daemon-b",
+        refused = play(role_play("daemon", daemon_namespace=ns_b, daemon_name="xray-daemon-b", **common), expect_ok=False)
+        assert refused.rc != 0
+        assert (f"another collector already listens on the nodes on port(s) {port}: DaemonSet {ns_a}/xray-daemon "
+                in refused.stdout), refused.stdout
+        assert ns_b not in {n.metadata.name for n in kube["core"].list_namespace().items}, "refused before any change"
+
+        result = play(role_play("daemon", daemon_namespace=ns_b, daemon_name="xray-daemon-b", daemon_clash_check=False,
                                 daemon_wait_timeout=6, **common), expect_ok=False)
         assert result.rc != 0
         text = result.stdout

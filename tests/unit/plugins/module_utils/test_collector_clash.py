@@ -75,3 +75,20 @@ def test_message_names_the_collector_and_both_ways_out():
                      "apps_daemon_address_mode: node", "apps_daemon_address_mode: service", "apps_daemon_service_address",
                      "daemon_port", "nothing was changed"):
         assert fragment in msg, msg
+
+
+def test_with_an_instance_another_collector_of_ours_on_the_port_clashes():
+    # Two inventory hosts on one cluster, each with its own namespace: the other host's DaemonSet holds 2000 too.
+    port = [{"containerPort": 2000, "hostPort": 2000, "protocol": "UDP"}]
+    this = daemon_set("xray-a", "xray-daemon", port, labels=OURS)
+    other_namespace = daemon_set("xray-b", "xray-daemon", port, labels=OURS)
+    other_name = daemon_set("xray-a", "xray-daemon-2", port, labels=OURS)
+    instance = {"namespace": "xray-a", "name": "xray-daemon"}
+    clashes = find_clashes([this, other_namespace, other_name], [], [2000], OURS, instance=instance)
+    assert [(c["namespace"], c["name"]) for c in clashes] == [("xray-a", "xray-daemon-2"), ("xray-b", "xray-daemon")]
+    # This collector alone is not a clash; a bare pod with our labels is not this DaemonSet, so it is one.
+    assert find_clashes([this], [], [2000], OURS, instance=instance) == []
+    bare = pod("xray-a", "xray-daemon", port, labels=OURS)
+    assert [c["kind"] for c in find_clashes([this], [bare], [2000], OURS, instance=instance)] == ["Pod"]
+    # Without an instance every object with our labels is skipped (the module's behaviour before `instance`).
+    assert find_clashes([this, other_namespace, other_name], [bare], [2000], OURS) == []
