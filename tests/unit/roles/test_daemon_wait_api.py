@@ -154,7 +154,8 @@ def test_a_finished_rollout_reads_no_pod(tmp_path, api_factory):
     assert api.pod_lists == 0
     # The DaemonSet is read by its apiVersion: discovery once, then one GET. Read by kind alone (the modules' default
     # apiVersion is v1), kubernetes.core searched the core group first and, on each miss, threw the discovery cache
-    # away, fetched every API group again and rewrote the cache file: 32 requests instead of 5 on the sandbox.
+    # away, fetched every API group again and rewrote the cache file (here 5 group-list fetches instead of 1; on the
+    # sandbox 32 requests per read instead of 1).
     paths = [path for path, query in api.requests]
     assert paths.count("/apis") == 1 and paths.count("/apis/apps/v1") == 1, paths
     assert paths.count(f"/apis/apps/v1/namespaces/{NS}/daemonsets/xray-daemon") == 1, paths

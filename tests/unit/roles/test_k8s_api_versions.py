@@ -1,7 +1,11 @@
 """Every Kubernetes read or write in the roles names the apiVersion of a kind outside the core group. Without it the
 modules take their default apiVersion, v1: kubernetes.core searches the core group first and, on each miss, throws its
 discovery cache away, fetches every API group again and rewrites the cache file, shared by every module call (the
-daemon's rollout wait made 32 API requests per poll instead of 1; tests/unit/roles/test_daemon_wait_api.py)."""
+daemon's rollout wait made 32 API requests per poll instead of 1; tests/unit/roles/test_daemon_wait_api.py).
+
+What is scanned: module tasks (in blocks, rescues and always sections too) of every role's tasks/ and of playbooks/.
+Not scanned: ``query('kubernetes.core.k8s', ...)`` lookups inside templates and vars files (today each passes
+``api_version`` or reads a core kind)."""
 
 from __future__ import annotations
 
